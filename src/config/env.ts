@@ -1,0 +1,130 @@
+// Environment variables → typed settings; a malformed value stops the process naming the variable.
+
+export interface Env {
+  listen: { hostname: string; port: number };
+  listenAddress: string;
+  configFilePath: string;
+  kubeConfigPath: string;
+  /** Seconds between websocket heartbeats toward clients (the original's poll interval). */
+  watchIntervalSec: number;
+  /** Seconds after which a restart lock is released even if the rollout never finished. */
+  forceUnlockSec: number;
+  /** Seconds a StatefulSet/DaemonSet rollout may take before it is reported as failed. */
+  rolloutTimeoutSec: number;
+  /** Namespace holding the restart locks (Leases); empty ⇒ the pod's own namespace or "default". */
+  lockNamespace: string;
+  logLevel: "debug" | "info" | "warn" | "error";
+  auth: AuthSettings;
+  /** Extra origins (scheme://host[:port]) allowed to POST and open websockets besides the app's own. */
+  trustedOrigins: string[];
+  /** Restarts allowed per user (or per address when anonymous) per minute; 0 disables the limit. */
+  rateLimitPerMinute: number;
+}
+
+export interface AuthSettings {
+  mode: "none" | "proxy" | "token";
+  tokensFile: string;
+  userHeaders: string[];
+  groupsHeaders: string[];
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Source = Record<string, string | undefined>;
+
+function str(src: Source, name: string, def: string): string {
+  const v = src[name];
+  return v === undefined ? def : v;
+}
+
+function positiveInt(src: Source, name: string, def: number, max = 86_400 * 365, min = 1): number {
+  const raw = src[name];
+  if (raw === undefined || raw === "") return def;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name}: expected a whole number, got ${JSON.stringify(raw)}`);
+  }
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(`${name}: expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function list(src: Source, name: string, def: string[]): string[] {
+  const raw = src[name];
+  if (raw === undefined) return def;
+  return raw
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+function origins(src: Source, name: string): string[] {
+  return list(src, name, []).map((o) => {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new ConfigError(`${name}: ${JSON.stringify(o)} is not an origin like https://restart.example.com`);
+    }
+    if (!/^https?:$/.test(u.protocol) || u.pathname !== "/" || u.search || u.hash || o.endsWith("/")) {
+      throw new ConfigError(`${name}: ${JSON.stringify(o)} is not an origin like https://restart.example.com (scheme://host[:port], no path)`);
+    }
+    return u.origin;
+  });
+}
+
+function authSettings(src: Source): AuthSettings {
+  const mode = str(src, "AUTH_MODE", "none");
+  if (mode !== "none" && mode !== "proxy" && mode !== "token") {
+    throw new ConfigError(`AUTH_MODE: expected none, proxy or token, got ${JSON.stringify(mode)}`);
+  }
+  const tokensFile = str(src, "AUTH_TOKENS_FILE", "");
+  if (mode === "token" && tokensFile === "") throw new ConfigError("AUTH_TOKENS_FILE: required when AUTH_MODE=token");
+  const userHeaders = list(src, "AUTH_PROXY_USER_HEADERS", ["X-Forwarded-User", "X-Auth-Request-User"]);
+  const groupsHeaders = list(src, "AUTH_PROXY_GROUPS_HEADERS", ["X-Forwarded-Groups", "X-Auth-Request-Groups"]);
+  for (const [n, l] of [["AUTH_PROXY_USER_HEADERS", userHeaders], ["AUTH_PROXY_GROUPS_HEADERS", groupsHeaders]] as const) {
+    for (const h of l) if (!/^[A-Za-z0-9-]+$/.test(h)) throw new ConfigError(`${n}: ${JSON.stringify(h)} is not a header name`);
+  }
+  if (mode === "proxy" && userHeaders.length === 0) throw new ConfigError("AUTH_PROXY_USER_HEADERS: at least one header is needed when AUTH_MODE=proxy");
+  return { mode, tokensFile, userHeaders, groupsHeaders };
+}
+
+/** Parses Go-style listen addresses: ":8080", "0.0.0.0:8080", "127.0.0.1:9000", "[::1]:8080". */
+export function parseListenAddress(raw: string, name = "LISTEN_ADDRESS"): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(raw.trim());
+  if (!m) throw new ConfigError(`${name}: expected [host]:port such as ":8080" or "127.0.0.1:8080", got ${JSON.stringify(raw)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`${name}: port ${port} is out of range 0..65535`);
+  const host = m[1] ?? m[2] ?? "";
+  return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+export function parseEnv(src: Source): Env {
+  const listenAddress = str(src, "LISTEN_ADDRESS", ":8080");
+  const forceUnlockSec = positiveInt(src, "FORCE_UNLOCK_SEC", 300);
+  const level = str(src, "LOG_LEVEL", "info");
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new ConfigError(`LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
+  }
+  const lockNamespace = str(src, "LOCK_NAMESPACE", "");
+  if (lockNamespace !== "" && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(lockNamespace)) {
+    throw new ConfigError(`LOCK_NAMESPACE: ${JSON.stringify(lockNamespace)} is not a valid namespace name`);
+  }
+  const configFilePath = str(src, "CONFIG_FILE_PATH", "config.yaml");
+  if (configFilePath.trim() === "") throw new ConfigError("CONFIG_FILE_PATH: must not be empty");
+  return {
+    listen: parseListenAddress(listenAddress),
+    listenAddress,
+    configFilePath,
+    kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
+    watchIntervalSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
+    forceUnlockSec,
+    rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec),
+    lockNamespace,
+    logLevel: level as Env["logLevel"],
+    auth: authSettings(src),
+    trustedOrigins: origins(src, "TRUSTED_ORIGINS"),
+    rateLimitPerMinute: positiveInt(src, "RATE_LIMIT_PER_MINUTE", 10, 100_000, 0),
+  };
+}

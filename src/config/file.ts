@@ -1,0 +1,105 @@
+// The YAML config file → typed, validated services list; errors name the file and the YAML path.
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseYaml } from "yaml";
+import { ConfigError } from "./env.ts";
+
+export const KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+export type Kind = (typeof KINDS)[number];
+
+// Kubernetes' own name rules: namespaces are DNS labels, workload names DNS subdomains.
+export const DNS_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+export const DNS_SUBDOMAIN = "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+const Names = Type.Array(Type.String({ minLength: 1 }));
+
+const ServiceSchema = Type.Object(
+  {
+    kind: Type.Union(KINDS.map((k) => Type.Literal(k))),
+    name: Type.String({ pattern: DNS_SUBDOMAIN }),
+    namespace: Type.String({ pattern: DNS_LABEL }),
+    allowedUsers: Type.Optional(Names),
+    allowedGroups: Type.Optional(Names),
+    viewUsers: Type.Optional(Names),
+    viewGroups: Type.Optional(Names),
+  },
+  { additionalProperties: false },
+);
+
+const FileSchema = Type.Object(
+  {
+    services: Type.Array(ServiceSchema),
+    // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.
+    allowedUsers: Type.Optional(Names),
+    allowedGroups: Type.Optional(Names),
+    viewUsers: Type.Optional(Names),
+    viewGroups: Type.Optional(Names),
+  },
+  { additionalProperties: false },
+);
+
+export type ServiceEntry = Static<typeof ServiceSchema>;
+export type ConfigFile = Static<typeof FileSchema>;
+
+export interface ServiceKey {
+  kind: Kind;
+  namespace: string;
+  name: string;
+}
+
+export function serviceId(s: ServiceKey): string {
+  return `${s.kind}/${s.namespace}/${s.name}`;
+}
+
+/** "services[2].kind" from TypeBox's JSON pointer "/services/2/kind". */
+function yamlPath(pointer: string): string {
+  let out = "";
+  for (const part of pointer.split("/").slice(1)) {
+    out += /^\d+$/.test(part) ? `[${part}]` : out === "" ? part : `.${part}`;
+  }
+  return out === "" ? "(top level)" : out;
+}
+
+function expectation(err: { message: string; schema: unknown; value: unknown }): string {
+  const schema = err.schema as { pattern?: string; anyOf?: { const?: unknown }[] };
+  if (err.value === undefined) return "is required";
+  if (schema.anyOf?.every((s) => s.const !== undefined)) {
+    const names = schema.anyOf.map((s) => String(s.const));
+    return `expected ${names.slice(0, -1).join(", ")} or ${names.at(-1)}, got ${JSON.stringify(err.value)}`;
+  }
+  if (schema.pattern === DNS_LABEL) return `expected a Kubernetes namespace name (DNS label), got ${JSON.stringify(err.value)}`;
+  if (schema.pattern === DNS_SUBDOMAIN) return `expected a Kubernetes object name (DNS subdomain), got ${JSON.stringify(err.value)}`;
+  return err.message.toLowerCase() + (err.value === undefined ? "" : `, got ${JSON.stringify(err.value)}`);
+}
+
+/** Validates already-parsed YAML. `file` is only used in messages. */
+export function parseConfigFile(doc: unknown, file: string): ConfigFile {
+  if (doc === null || doc === undefined) throw new ConfigError(`${file}: the file is empty; expected "services:" with a list`);
+  const errors = [...Value.Errors(FileSchema, doc)];
+  if (errors.length > 0) {
+    // Report the deepest error first: a union failure at services[2] is less helpful than services[2].kind.
+    const e = errors.sort((a, b) => b.path.length - a.path.length)[0]!;
+    throw new ConfigError(`${file}: ${yamlPath(e.path)}: ${expectation(e)}`);
+  }
+  const cfg = doc as ConfigFile;
+  const seen = new Map<string, number>();
+  cfg.services.forEach((s, i) => {
+    const id = serviceId(s);
+    const first = seen.get(id);
+    if (first !== undefined) throw new ConfigError(`${file}: services[${i}]: duplicate of services[${first}] (${id})`);
+    seen.set(id, i);
+  });
+  return cfg;
+}
+
+export async function loadConfigFile(path: string): Promise<ConfigFile> {
+  const f = Bun.file(path);
+  if (!(await f.exists())) throw new ConfigError(`CONFIG_FILE_PATH: ${path}: no such file`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(await f.text(), { prettyErrors: true });
+  } catch (e) {
+    throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
+  }
+  return parseConfigFile(doc, path);
+}

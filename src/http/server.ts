@@ -1,0 +1,326 @@
+// Bun.serve: routes, thin handlers, the websocket status streams and graceful shutdown.
+import type { Server, ServerWebSocket } from "bun";
+import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "file" };
+import hxWsJs from "htmx.org/dist/ext/hx-ws.min.js" with { type: "file" };
+import appCss from "../../static/app.css" with { type: "file" };
+import appJs from "../../static/app.js" with { type: "file" };
+import type { Env } from "../config/env.ts";
+import { type ConfigFile, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+import type { Metrics } from "../metrics.ts";
+import { type Identity, mayRestart, mayView } from "../restart/identity.ts";
+import type { RestartRequest, RestartResult } from "../restart/restart.ts";
+import type { ServiceStatus } from "../status/model.ts";
+import { wireStatus } from "../status/model.ts";
+import type { StatusHub } from "../status/hub.ts";
+import type { Authn } from "./auth.ts";
+import { domId, renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
+import { crossSiteRefusal, SECURITY_HEADERS } from "./security.ts";
+
+export interface AppDeps {
+  env: Env;
+  config: ConfigFile;
+  hub: StatusHub;
+  metrics: Metrics;
+  authn: Authn;
+  restart(req: RestartRequest): Promise<RestartResult>;
+  ready(): { ready: boolean; detail: string[] };
+  /** Permission problems found by the self-check, per service id (shown on the page). */
+  accessProblems(): Map<string, string[]>;
+  version: string;
+  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+}
+
+type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceKey[]; identity: Identity };
+
+const STATUS: Record<string, number> = {
+  "bad-request": 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  "not-found": 404,
+  missing: 404,
+  paused: 409,
+  locked: 423,
+  "rate-limited": 429,
+  upstream: 502,
+};
+
+const STATIC: Record<string, { path: string; type: string }> = {
+  "/static/htmx.min.js": { path: htmxJs, type: "text/javascript; charset=utf-8" },
+  "/static/hx-ws.min.js": { path: hxWsJs, type: "text/javascript; charset=utf-8" },
+  "/static/app.js": { path: appJs, type: "text/javascript; charset=utf-8" },
+  "/static/app.css": { path: appCss, type: "text/css; charset=utf-8" },
+};
+
+const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
+const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
+
+function withHeaders(res: Response, extra: Record<string, string> = {}): Response {
+  for (const [k, v] of Object.entries({ ...SECURITY_HEADERS, ...extra })) res.headers.set(k, v);
+  return res;
+}
+
+function json(body: unknown, status = 200, extra: Record<string, string> = {}): Response {
+  return withHeaders(new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }), extra);
+}
+
+function html(body: string, status = 200): Response {
+  return withHeaders(new Response(body, { status, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } }));
+}
+
+function text(body: string, status: number, extra: Record<string, string> = {}): Response {
+  return withHeaders(new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8" } }), extra);
+}
+
+function decodeSegment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+const isHtmx = (req: Request) => req.headers.get("hx-request") === "true";
+const wantsHtml = (req: Request) => isHtmx(req) || (req.headers.get("accept") ?? "").includes("text/html");
+
+export function startServer(deps: AppDeps): { server: Server<WsData>; shutdown(): Promise<void> } {
+  const { env, config, hub, metrics } = deps;
+  const sockets = new Set<ServerWebSocket<WsData>>();
+  const entryOf = (s: ServiceKey) => config.services.find((e) => serviceId(e) === serviceId(s))!;
+  const visible = (who: Identity): ServiceEntry[] => config.services.filter((e) => mayView(config, e, who));
+  const deniedText = "You are not allowed to restart this service.";
+  const unusableText = "Unavailable: the app lacks permissions for this service (see the banner).";
+
+  function denialFor(entry: ServiceEntry, who: Identity): string | undefined {
+    if (mayRestart(config, entry, who)) return deniedText;
+    return deps.accessProblems().has(serviceId(entry)) ? unusableText : undefined;
+  }
+
+  function accessBanner(): string {
+    const problems = deps.accessProblems();
+    if (problems.size === 0) return "";
+    const items = [...problems.entries()].map(([id, missing]) => `<li><strong>${id}</strong>: missing ${missing.join("; ")}</li>`);
+    return `<div id="banner-access" class="banner banner-warn">The app's own permissions are incomplete; affected services cannot be restarted:<ul>${items.join("")}</ul></div>`;
+  }
+
+  function identify(req: Request): Identity | Response {
+    const who = deps.authn(req);
+    if ("error" in who) {
+      if (wantsHtml(req) && !isHtmx(req)) return withHeaders(html(renderLogin(who.error), 401));
+      return json({ error: "unauthenticated", message: who.error }, 401, { "WWW-Authenticate": 'Bearer realm="k8s-restart-app"' });
+    }
+    return who;
+  }
+
+  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceKey): Response | undefined {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return json({ error: "bad-request", message: "this endpoint is a websocket: connect with Upgrade: websocket" }, 400);
+    }
+    const refusal = crossSiteRefusal(req, env.trustedOrigins);
+    if (refusal) return json({ error: "forbidden", message: refusal }, 403);
+    const who = identify(req);
+    if (who instanceof Response) return who;
+    const services: ServiceKey[] = only ? [only] : visible(who);
+    const topics = services.flatMap((s) =>
+      mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(entryOf(s), who) === deniedText ? "denied" : "allowed"}`],
+    );
+    if (mode === "html") topics.push("html:banner");
+    if (server.upgrade(req, { data: { mode, topics, services, identity: who } })) return undefined;
+    return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
+  }
+
+  function sendFullState(ws: ServerWebSocket<WsData>): void {
+    const { mode, services, identity } = ws.data;
+    if (mode === "json") {
+      for (const s of services) {
+        const st = hub.current(s);
+        if (st) ws.send(JSON.stringify(wireStatus(st)));
+      }
+      return;
+    }
+    // The page may have been open for a while (or the tab hidden): resend everything on every open.
+    const parts = services.map((s) => renderState(hub.current(s), s, { denied: denialFor(entryOf(s), identity) }, true));
+    parts.push(staleBanner(hub.stale(), true));
+    ws.send(parts.join("\n"));
+  }
+
+  async function handleRestart(req: Request, m: RegExpExecArray, server: Server<WsData>): Promise<Response> {
+    const refusal = crossSiteRefusal(req, env.trustedOrigins);
+    const requestId = (req.headers.get("x-request-id") ?? "").match(/^[A-Za-z0-9._-]{1,64}$/)?.[0] ?? crypto.randomUUID();
+    const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
+    const source = server.requestIP(req)?.address ?? "";
+    const reply = (r: RestartResult): Response => {
+      const status = r.ok ? 200 : (STATUS[r.reason] ?? 500);
+      const extra: Record<string, string> = { "X-Request-Id": requestId };
+      if (!r.ok && r.retryAfterSec) extra["Retry-After"] = String(r.retryAfterSec);
+      if (isHtmx(req)) return withHeaders(html(renderFlash(r, new Date()), status), extra);
+      if (r.ok) {
+        return json({ status: "restarting", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId }, 200, extra);
+      }
+      return json({ error: r.reason, message: r.detail, request_id: requestId }, status, extra);
+    };
+    const audit = (r: RestartResult, who: Identity) =>
+      deps.log(r.ok ? "info" : "warn", "restart", {
+        audit: true,
+        user: who.user,
+        groups: who.groups,
+        source,
+        service: { kind, namespace, name },
+        outcome: r.ok ? "restarted" : r.reason,
+        detail: r.ok ? `generation ${r.generation}` : r.detail,
+        request_id: requestId,
+      });
+    if (refusal) {
+      const r: RestartResult = { ok: false, reason: "forbidden", detail: refusal };
+      audit(r, { user: "", groups: [], authenticated: false });
+      return reply(r);
+    }
+    const who = identify(req);
+    if (who instanceof Response) {
+      audit({ ok: false, reason: "unauthenticated", detail: "no valid identity" }, { user: "", groups: [], authenticated: false });
+      return who;
+    }
+    if (kind === undefined || namespace === undefined || name === undefined) {
+      const r: RestartResult = { ok: false, reason: "bad-request", detail: "malformed percent-encoding in the path" };
+      audit(r, who);
+      return reply(r);
+    }
+    const r = await deps.restart({ kind, namespace, name, identity: who, requestId, source });
+    if (r.service) {
+      const labels = { kind: r.service.kind, namespace: r.service.namespace, name: r.service.name };
+      metrics.restarts.inc(labels);
+      if (!r.ok) metrics.restartsFailed.inc(labels);
+    }
+    audit(r, who);
+    return reply(r);
+  }
+
+  async function route(req: Request, server: Server<WsData>): Promise<Response | undefined> {
+    const url = new URL(req.url);
+    const p = url.pathname;
+    const method = req.method;
+    const onlyGet = () => (method === "GET" || method === "HEAD" ? undefined : text("method not allowed\n", 405, { Allow: "GET, HEAD" }));
+
+    if (p === "/healthz") return onlyGet() ?? text("ok\n", 200);
+    if (p === "/readyz") {
+      const r = deps.ready();
+      return onlyGet() ?? text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((d) => `- ${d}\n`).join("")}`, r.ready ? 200 : 503);
+    }
+    if (p === "/metrics") {
+      return onlyGet() ?? withHeaders(new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }));
+    }
+    const asset = STATIC[p];
+    if (asset) {
+      return (
+        onlyGet() ??
+        withHeaders(new Response(Bun.file(asset.path), { headers: { "Content-Type": asset.type, "Cache-Control": "public, max-age=300" } }))
+      );
+    }
+    if (p === "/") {
+      const bad = onlyGet();
+      if (bad) return bad;
+      const who = identify(req);
+      if (who instanceof Response) return who;
+      const items = visible(who).map((e) => ({ key: e as ServiceKey, status: hub.current(e), viewer: { denied: denialFor(e, who) } }));
+      const banners = staleBanner(hub.stale(), false) + accessBanner();
+      return html(
+        renderPage({
+          groups: renderGroups(items),
+          banners,
+          who: who.authenticated ? `Signed in as ${who.user}` : "",
+          version: deps.version,
+        }),
+      );
+    }
+    if (p === "/api/v1/service" || p === "/api/v1/service/") {
+      const bad = onlyGet();
+      if (bad) return bad;
+      const who = identify(req);
+      if (who instanceof Response) return who;
+      return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) });
+    }
+    if (p === "/api/v1/service/status") return onlyGet() ?? upgrade(req, server, "json");
+    if (p === "/ui/status") return onlyGet() ?? upgrade(req, server, "html");
+    let m = STATUS_PATH.exec(p);
+    if (m) {
+      const bad = onlyGet();
+      if (bad) return bad;
+      const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
+      const entry = config.services.find((e) => e.kind === kind && e.namespace === namespace && e.name === name);
+      if (!entry) return json({ error: "not-found", message: `${kind}/${namespace}/${name} is not in the list of restartable services` }, 404);
+      return upgrade(req, server, "json", entry);
+    }
+    m = RESTART_PATH.exec(p);
+    if (m) {
+      if (method !== "POST") return text("method not allowed\n", 405, { Allow: "POST" });
+      return handleRestart(req, m, server);
+    }
+    return json({ error: "not-found", message: `no route for ${method} ${p}` }, 404);
+  }
+
+  const idleTimeout = Math.min(960, Math.max(4, env.watchIntervalSec * 2));
+  const server = Bun.serve<WsData>({
+    hostname: env.listen.hostname,
+    port: env.listen.port,
+    maxRequestBodySize: 64 * 1024,
+    // Bun closes idle HTTP connections after this many seconds; long enough for slow clients.
+    idleTimeout: 30,
+    async fetch(req, server) {
+      try {
+        return await route(req, server);
+      } catch (e) {
+        // A bug must never leak a stack trace or take the process down.
+        deps.log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
+        return json({ error: "internal", message: "internal error" }, 500);
+      }
+    },
+    error(e) {
+      deps.log("error", "server error", { error: String(e) });
+      return json({ error: "internal", message: "internal error" }, 500);
+    },
+    websocket: {
+      // Heartbeat: WATCH_INTERVAL paces pings; a peer silent for two intervals is closed as dead.
+      idleTimeout,
+      sendPings: true,
+      // Clients have nothing to say: a tiny limit, and messages are ignored.
+      maxPayloadLength: 1024,
+      open(ws) {
+        sockets.add(ws);
+        for (const t of ws.data.topics) ws.subscribe(t);
+        for (const s of ws.data.services) metrics.watchers.inc({ kind: s.kind, namespace: s.namespace, name: s.name });
+        sendFullState(ws);
+      },
+      message() {},
+      close(ws) {
+        sockets.delete(ws);
+        for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
+      },
+    },
+  });
+
+  hub.onStatus((s: ServiceStatus) => {
+    const id = serviceId(s.service);
+    if (server.subscriberCount(`json:${id}`) > 0) server.publish(`json:${id}`, JSON.stringify(wireStatus(s)));
+    if (server.subscriberCount(`html:${id}:allowed`) > 0) {
+      server.publish(`html:${id}:allowed`, renderState(s, s.service, { denied: deps.accessProblems().has(id) ? unusableText : undefined }, true));
+    }
+    if (server.subscriberCount(`html:${id}:denied`) > 0) {
+      server.publish(`html:${id}:denied`, renderState(s, s.service, { denied: deniedText }, true));
+    }
+  });
+  hub.onConnection((stale) => {
+    metrics.watchConnected.set(stale.length ? 0 : 1);
+    server.publish("html:banner", staleBanner(stale, true));
+  });
+
+  return {
+    server,
+    async shutdown() {
+      // Stop accepting, then close websockets with 1001 so htmx reconnects to the next instance.
+      void server.stop(false);
+      for (const ws of sockets) ws.close(1001, "server shutting down");
+      await Promise.race([server.stop(true), Bun.sleep(3000)]);
+    },
+  };
+}
+
+export { domId };

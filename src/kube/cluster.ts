@@ -1,0 +1,60 @@
+// The set of watch caches the configured services need: one per (resource, namespace), shared by all clients.
+import type { Kind, ServiceKey } from "../config/file.ts";
+import type { KubeClient } from "./client.ts";
+import { LOCK_LABEL, leaseName } from "./lease.ts";
+import { leasesPath, podsPath, workloadsPath } from "./paths.ts";
+import type { Lease, Pod, Workload } from "./types.ts";
+import { WatchCache } from "./watch.ts";
+
+export interface ClusterView {
+  workload(s: ServiceKey): Workload | undefined;
+  pods(namespace: string): Pod[];
+  lease(s: ServiceKey): Lease | undefined;
+  /** Called with the namespace (or "lease") whose objects changed. */
+  onChange(h: (scope: { namespace?: string; lease?: string }) => void): void;
+  onConnection(h: () => void): void;
+  synced(): boolean;
+  /** Human-readable list of caches that are currently disconnected (empty when all are live). */
+  disconnected(): string[];
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export function watchCluster(
+  client: KubeClient,
+  services: ServiceKey[],
+  lockNamespace: string,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): ClusterView {
+  const workloads = new Map<string, WatchCache<Workload>>(); // key kind/ns
+  const pods = new Map<string, WatchCache<Pod>>(); // key ns
+  for (const s of services) {
+    const k = `${s.kind}/${s.namespace}`;
+    if (!workloads.has(k)) workloads.set(k, new WatchCache<Workload>(client, { path: workloadsPath(s.kind as Kind, s.namespace), log }));
+    if (!pods.has(s.namespace)) pods.set(s.namespace, new WatchCache<Pod>(client, { path: podsPath(s.namespace), log }));
+  }
+  const leases = new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_LABEL, log });
+  const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), leases] as never;
+  const changeHandlers: ((scope: { namespace?: string; lease?: string }) => void)[] = [];
+  const connHandlers: (() => void)[] = [];
+
+  for (const [k, c] of workloads) {
+    const ns = k.split("/")[1]!;
+    c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
+  }
+  for (const [ns, c] of pods) c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
+  leases.onChange((_t, l) => changeHandlers.forEach((h) => h({ lease: l.metadata?.name })));
+  for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
+
+  return {
+    workload: (s) => workloads.get(`${s.kind}/${s.namespace}`)?.get(s.namespace, s.name),
+    pods: (ns) => pods.get(ns)?.list() ?? [],
+    lease: (s) => leases.get(lockNamespace, leaseName(s)),
+    onChange: (h) => void changeHandlers.push(h),
+    onConnection: (h) => void connHandlers.push(h),
+    synced: () => all.every((c) => c.synced),
+    disconnected: () => all.filter((c) => !c.connected).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
+    start: async () => void (await Promise.all(all.map((c) => c.start()))),
+    stop: () => all.forEach((c) => c.stop()),
+  };
+}

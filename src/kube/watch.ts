@@ -1,0 +1,204 @@
+// List+watch cache for one (resource, namespace): the app's only view of cluster state.
+//
+// client-node's informer stops for good on any watch error other than 410/timeout; this cache
+// owns its restart instead: a failed list or watch is retried with capped exponential backoff,
+// a 410 Gone relists, and an ended stream resumes from the last seen resourceVersion.
+import type { KubeClient } from "./client.ts";
+import { kubeErrorFrom } from "./client.ts";
+import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
+
+export type ChangeType = "add" | "update" | "delete";
+export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
+
+export interface WatchCacheOptions {
+  /** Collection path, e.g. /apis/apps/v1/namespaces/shop/deployments */
+  path: string;
+  labelSelector?: string;
+  /** Delay before retry n (0-based); injectable for tests. */
+  backoff?: (attempt: number) => number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Server-side watch timeout; the cache resumes after it. */
+  watchTimeoutSec?: number;
+}
+
+export const defaultBackoff = (n: number) => Math.min(30_000, 500 * 2 ** n) * (0.8 + Math.random() * 0.4);
+
+function keyOf(o: KubeObject): string {
+  return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+}
+
+class Gone extends Error {}
+
+export class WatchCache<T extends KubeObject> {
+  private items = new Map<string, T>();
+  private handlers: ChangeHandler<T>[] = [];
+  private stateHandlers: ((connected: boolean) => void)[] = [];
+  private abort = new AbortController();
+  private resourceVersion = "";
+  private attempt = 0;
+  private syncedOnce!: Promise<void>;
+  private markSynced!: () => void;
+  synced = false;
+  connected = false;
+  lastError = "";
+
+  constructor(
+    private client: KubeClient,
+    readonly opts: WatchCacheOptions,
+  ) {
+    this.syncedOnce = new Promise((r) => (this.markSynced = r));
+  }
+
+  onChange(h: ChangeHandler<T>): void {
+    this.handlers.push(h);
+  }
+  onConnection(h: (connected: boolean) => void): void {
+    this.stateHandlers.push(h);
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.items.get(`${namespace}/${name}`);
+  }
+  list(): T[] {
+    return [...this.items.values()];
+  }
+
+  /** Starts the loop; resolves once the first list has been stored. */
+  start(): Promise<void> {
+    void this.loop();
+    return this.syncedOnce;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private setConnected(c: boolean, err = ""): void {
+    this.lastError = err;
+    if (c === this.connected) return;
+    this.connected = c;
+    for (const h of this.stateHandlers) h(c);
+  }
+
+  private emit(type: ChangeType, obj: T): void {
+    for (const h of this.handlers) h(type, obj);
+  }
+
+  private async loop(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    const backoff = this.opts.backoff ?? defaultBackoff;
+    let needList = true;
+    while (!this.abort.signal.aborted) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        await this.watchOnce();
+        this.attempt = 0;
+      } catch (e) {
+        if (this.abort.signal.aborted) return;
+        if (e instanceof Gone) {
+          log("watch expired (410 Gone), relisting", { path: this.opts.path });
+          needList = true;
+          continue;
+        }
+        const msg = (e as Error).message;
+        this.setConnected(false, msg);
+        const delay = backoff(this.attempt++);
+        log("watch failed, retrying", { path: this.opts.path, error: msg, retryInMs: Math.round(delay) });
+        needList = true;
+        await Bun.sleep(delay);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const fresh = new Map<string, T>();
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.client.request<ObjectList<T>>(
+        {
+          path: this.opts.path,
+          query: { labelSelector: this.opts.labelSelector, limit: 500, continue: cont },
+          signal: this.abort.signal,
+        },
+        `list ${this.opts.path}`,
+      );
+      for (const it of page.items) fresh.set(keyOf(it), it);
+      cont = page.metadata?.continue || undefined;
+      rv = page.metadata?.resourceVersion ?? rv;
+    } while (cont);
+    const old = this.items;
+    this.items = fresh;
+    this.resourceVersion = rv;
+    for (const [k, o] of old) if (!fresh.has(k)) this.emit("delete", o);
+    for (const [k, o] of fresh) {
+      const prev = old.get(k);
+      if (!prev) this.emit("add", o);
+      else if (prev.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit("update", o);
+    }
+    this.setConnected(true);
+    if (!this.synced) {
+      this.synced = true;
+      this.markSynced();
+    }
+  }
+
+  private async watchOnce(): Promise<void> {
+    const res = await this.client.stream({
+      path: this.opts.path,
+      query: {
+        watch: 1,
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        labelSelector: this.opts.labelSelector,
+        timeoutSeconds: this.opts.watchTimeoutSec ?? 300 + Math.floor(Math.random() * 60),
+      },
+      signal: this.abort.signal,
+    });
+    if (res.status === 410) throw new Gone();
+    if (!res.ok) throw await kubeErrorFrom(res, `watch ${this.opts.path}`);
+    this.setConnected(true);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf += value;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) this.apply(JSON.parse(line) as WatchEvent<T>);
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  private apply(ev: WatchEvent<T>): void {
+    if (ev.type === "ERROR") {
+      const st = ev.object as unknown as { code?: number; message?: string };
+      if (st.code === 410) throw new Gone();
+      throw new Error(`watch ${this.opts.path}: ${st.code ?? "?"} ${st.message ?? "error event"}`);
+    }
+    const rv = ev.object.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (ev.type === "BOOKMARK") return;
+    const k = keyOf(ev.object);
+    if (ev.type === "DELETED") {
+      this.items.delete(k);
+      this.emit("delete", ev.object);
+      return;
+    }
+    const prev = this.items.get(k);
+    // Drop no-op updates (same resourceVersion), as sample-controller does.
+    if (prev && prev.metadata?.resourceVersion === rv) return;
+    this.items.set(k, ev.object);
+    this.emit(prev ? "update" : "add", ev.object);
+  }
+}

@@ -1,0 +1,136 @@
+// Wiring only: load config → start watches → status hub → serve; stop cleanly on SIGTERM/SIGINT.
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { ConfigError, parseEnv } from "./config/env.ts";
+import { loadConfigFile } from "./config/file.ts";
+import { makeAuthn } from "./http/auth.ts";
+import { makeRateLimiter } from "./http/ratelimit.ts";
+import { startServer } from "./http/server.ts";
+import { checkAccess } from "./kube/access.ts";
+import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
+import { watchCluster } from "./kube/cluster.ts";
+import { makeLeaseLocks } from "./kube/lease.ts";
+import { patchRestart, recordRestartEvent } from "./kube/workloads.ts";
+import { makeLogger } from "./log.ts";
+import { makeMetrics } from "./metrics.ts";
+import { makeReleaser } from "./restart/release.ts";
+import { restartWorkload } from "./restart/restart.ts";
+import { makeStatusHub } from "./status/hub.ts";
+import { commit, version } from "./version.ts";
+
+const SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--version")) {
+    console.log(`k8s-restart-app ${version} (commit ${commit})`);
+    return;
+  }
+  const env = parseEnv(process.env);
+  const log = makeLogger(env.logLevel);
+  const config = await loadConfigFile(env.configFilePath);
+  const kc = loadKubeConfig(env.kubeConfigPath);
+  const authn = await makeAuthn(env.auth);
+  const lockNamespace =
+    env.lockNamespace || (existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, "utf8").trim() : "") || kc.getContextObject(kc.getCurrentContext())?.namespace || "default";
+  if (env.auth.mode === "none") {
+    log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
+  }
+
+  const client = makeKubeClient(kc);
+  const metrics = makeMetrics({ version, commit });
+  const services = config.services;
+  const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f));
+  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
+  const locks = makeLeaseLocks(client, lockNamespace);
+  const instanceId = `${hostname()}-${process.pid}`;
+  let accessProblems = new Map<string, string[]>();
+  let accessError = "";
+
+  hub.onStatus(
+    makeReleaser(
+      (s) => view.workload(s.service)?.status?.observedGeneration,
+      (s) => locks.release(s.service, s.lock!.holder),
+      (msg, f) => log("info", msg, f),
+    ),
+  );
+
+  const app = startServer({
+    env,
+    config,
+    hub,
+    metrics,
+    authn,
+    version,
+    log,
+    accessProblems: () => accessProblems,
+    ready: () => {
+      const detail: string[] = [];
+      if (!view.synced()) detail.push("watch caches have not synced yet");
+      for (const d of view.disconnected()) detail.push(`watch disconnected: ${d}`);
+      if (accessError) detail.push(`permission self-check failed: ${accessError}`);
+      for (const [id, missing] of accessProblems) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
+      // Missing permissions make services unusable, not the app unready: the rest still works.
+      return { ready: view.synced(), detail };
+    },
+    restart: (req) =>
+      restartWorkload(
+        {
+          config,
+          workload: (s) => view.workload(s),
+          lease: (s) => view.lease(s),
+          acquire: (s, holder, user, current) => locks.acquire(s, holder, user, env.forceUnlockSec, current),
+          setGeneration: (s, holder, gen) => locks.setGeneration(s, holder, gen),
+          release: (s, holder) => locks.release(s, holder),
+          patch: (s, at, user) => patchRestart(client, s, { restartedAt: at, user }),
+          recordEvent: (w, s, user, at) => recordRestartEvent(client, w, s, user, at),
+          rateLimit: makeRateLimiter(env.rateLimitPerMinute),
+          unusable: (s) => accessProblems.get(`${s.kind}/${s.namespace}/${s.name}`)?.join("; "),
+          instanceId,
+          now: () => new Date(),
+          log: (msg, f) => log("warn", msg, f),
+        },
+        req,
+      ),
+  });
+  log("info", "listening", { address: env.listenAddress, services: services.length, lockNamespace, server: client.server, version });
+
+  checkAccess(client, services, lockNamespace)
+    .then((m) => {
+      accessProblems = m;
+      for (const [id, missing] of m) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
+    })
+    .catch((e) => {
+      accessError = String((e as Error).message);
+      log("warn", "permission self-check failed", { error: accessError });
+    });
+
+  const started = performance.now();
+  view.start().then(() => {
+    hub.refresh();
+    log("info", "caches synced", { ms: Math.round(performance.now() - started) });
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "shutting down", { signal });
+    const hard = setTimeout(() => process.exit(1), 4500);
+    view.stop();
+    hub.stop();
+    await app.shutdown();
+    clearTimeout(hard);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((e) => {
+  if (e instanceof ConfigError) {
+    console.error(`k8s-restart-app: configuration error: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(`k8s-restart-app: fatal: ${(e as Error)?.stack ?? e}`);
+  process.exit(1);
+});
