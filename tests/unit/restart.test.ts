@@ -1,0 +1,319 @@
+// Covers src/restart/restart.ts restartWorkload (with recording fake RestartDeps), src/restart/identity.ts and src/restart/release.ts.
+import { describe, expect, test } from "bun:test";
+import type { ConfigFile, ServiceKey } from "../../src/config/file.ts";
+import { KubeError } from "../../src/kube/client.ts";
+import type { Deployment, Lease, Workload } from "../../src/kube/types.ts";
+import { ANONYMOUS, type Identity, mayRestart, mayView } from "../../src/restart/identity.ts";
+import { makeReleaser, rolloutSettled } from "../../src/restart/release.ts";
+import { type RestartDeps, type RestartRequest, restartWorkload, rfc3339 } from "../../src/restart/restart.ts";
+import type { ServiceStatus } from "../../src/status/model.ts";
+
+const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
+const CONFIG: ConfigFile = {
+  services: [
+    { kind: "Deployment", namespace: "shop", name: "web" },
+    { kind: "StatefulSet", namespace: "shop", name: "db", allowedUsers: ["alice"], allowedGroups: ["dba"] },
+    { kind: "DaemonSet", namespace: "ops", name: "agent", viewUsers: ["carol"], allowedGroups: ["ops"] },
+  ],
+};
+const alice: Identity = { user: "alice", groups: [], authenticated: true };
+const bob: Identity = { user: "bob", groups: ["dev"], authenticated: true };
+
+const liveDeployment = (o: { paused?: boolean } = {}): Deployment => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "web", namespace: "shop", generation: 3, resourceVersion: "100" },
+  spec: { replicas: 2, paused: o.paused, selector: { matchLabels: { app: "web" } }, template: { spec: { containers: [] } } },
+  status: { observedGeneration: 3 },
+});
+
+function fakeDeps(o: Partial<RestartDeps> = {}) {
+  const calls: { fn: string; args: unknown[] }[] = [];
+  const rec = (fn: string, ...args: unknown[]) => void calls.push({ fn, args });
+  const deps: RestartDeps = {
+    config: CONFIG,
+    workload: (s) => (s.kind === "Deployment" ? liveDeployment() : ({ metadata: { name: s.name, namespace: s.namespace, generation: 1 } } as Workload)),
+    lease: () => undefined,
+    acquire: async (s, holder, user, current) => (rec("acquire", s, holder, user, current), true),
+    setGeneration: async (s, holder, gen) => rec("setGeneration", s, holder, gen),
+    release: async (s, holder) => rec("release", s, holder),
+    patch: async (s, at, user) => {
+      rec("patch", s, at, user);
+      return { ...liveDeployment(), metadata: { ...liveDeployment().metadata, generation: 4 } };
+    },
+    recordEvent: async (w, s, user, at) => rec("recordEvent", w.metadata?.generation, s, user, at),
+    rateLimit: (key) => (rec("rateLimit", key), 0),
+    unusable: () => undefined,
+    instanceId: "pod-a-1",
+    now: () => new Date("2025-03-01T10:00:00.789Z"),
+    log: (msg, fields) => rec("log", msg, fields),
+    ...o,
+  };
+  const called = (fn: string) => calls.filter((c) => c.fn === fn);
+  return { deps, calls, called };
+}
+
+const req = (o: Partial<RestartRequest> = {}): RestartRequest => ({
+  kind: "Deployment",
+  namespace: "shop",
+  name: "web",
+  identity: ANONYMOUS,
+  requestId: "req-1",
+  source: "10.0.0.7",
+  ...o,
+});
+
+describe("restartWorkload", () => {
+  test("success: one patch at RFC3339 second precision, generation from the patch response", async () => {
+    const { deps, called } = fakeDeps();
+    const r = await restartWorkload(deps, req({ identity: alice }));
+    expect(r).toEqual({ ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 4, user: "alice" });
+    expect(called("patch")).toEqual([{ fn: "patch", args: [WEB, "2025-03-01T10:00:00Z", "alice"] }]);
+    expect(called("acquire")[0]!.args).toEqual([WEB, "pod-a-1/req-1", "alice", undefined]);
+    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1/req-1", 4]);
+    expect(called("recordEvent")[0]!.args).toEqual([4, WEB, "alice", "2025-03-01T10:00:00.789Z"]);
+    expect(called("rateLimit")[0]!.args).toEqual(["alice"]);
+    expect(called("release")).toHaveLength(0);
+  });
+
+  test("anonymous callers are rate limited by address", async () => {
+    const { deps, called } = fakeDeps();
+    await restartWorkload(deps, req());
+    expect(called("rateLimit")[0]!.args).toEqual(["addr:10.0.0.7"]);
+  });
+
+  test("the cached lease is handed to acquire", async () => {
+    const cached: Lease = { metadata: { name: "restart.deployment.shop.web", resourceVersion: "5" }, spec: { holderIdentity: "" } };
+    const { deps, called } = fakeDeps({ lease: () => cached });
+    await restartWorkload(deps, req());
+    expect(called("acquire")[0]!.args[3]).toBe(cached);
+  });
+
+  test.each([
+    ["unknown kind", "bad-request", 'unknown kind "Pod": expected Deployment, StatefulSet or DaemonSet', { kind: "Pod" }],
+    ["lowercase kind", "bad-request", 'unknown kind "deployment"', { kind: "deployment" }],
+    ["bad namespace", "bad-request", 'invalid namespace "Shop_1"', { namespace: "Shop_1" }],
+    ["bad name", "bad-request", 'invalid name "../etc"', { name: "../etc" }],
+    ["not in config", "not-found", "Deployment shop/api is not in the list of restartable services", { name: "api" }],
+    ["hidden by viewUsers", "not-found", "DaemonSet ops/agent is not in the list", { kind: "DaemonSet", namespace: "ops", name: "agent", identity: bob }],
+    ["not in allowedUsers/allowedGroups", "forbidden", "bob is not allowed to restart StatefulSet shop/db", { kind: "StatefulSet", name: "db", identity: bob }],
+    ["anonymous vs an allow list", "forbidden", "anonymous is not allowed to restart StatefulSet shop/db", { kind: "StatefulSet", name: "db" }],
+  ] as const)("%s → %s, nothing locked or patched", async (_label, reason, detail, over) => {
+    const { deps, called } = fakeDeps();
+    const r = await restartWorkload(deps, req(over as Partial<RestartRequest>));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.reason).toBe(reason);
+    expect(r.detail).toStartWith(detail);
+    // Hidden and unconfigured services answer alike: no service echoed back.
+    expect(r.service).toEqual(reason === "forbidden" ? { kind: "StatefulSet", namespace: "shop", name: "db" } : undefined);
+    expect(called("rateLimit")).toHaveLength(0);
+    expect(called("acquire")).toHaveLength(0);
+    expect(called("patch")).toHaveLength(0);
+  });
+
+  test("a group in allowedGroups may restart", async () => {
+    const { deps } = fakeDeps();
+    const r = await restartWorkload(deps, req({ kind: "StatefulSet", name: "db", identity: { user: "dave", groups: ["dba"], authenticated: true } }));
+    expect(r.ok).toBe(true);
+  });
+
+  test("rate limited → rate-limited with retryAfterSec", async () => {
+    const { deps, called } = fakeDeps({ rateLimit: () => 42 });
+    const r = await restartWorkload(deps, req());
+    expect(r).toEqual({ ok: false, reason: "rate-limited", detail: "too many restarts; try again in 42s", service: WEB, retryAfterSec: 42 });
+    expect(called("patch")).toHaveLength(0);
+  });
+
+  test("the app's own missing permissions → forbidden naming them", async () => {
+    const { deps, called } = fakeDeps({ unusable: () => "patch deployments.apps/web in namespace shop" });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "forbidden", detail: "the app itself lacks permissions for Deployment/shop/web: patch deployments.apps/web in namespace shop" });
+    expect(called("acquire")).toHaveLength(0);
+  });
+
+  test("workload not in the cluster → missing", async () => {
+    const { deps, called } = fakeDeps({ workload: () => undefined });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "missing", detail: "Deployment shop/web does not exist in the cluster" });
+    expect(called("acquire")).toHaveLength(0);
+  });
+
+  test("paused Deployment → paused, not locked", async () => {
+    const { deps, called } = fakeDeps({ workload: () => liveDeployment({ paused: true }) });
+    const r = await restartWorkload(deps, req());
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.reason).toBe("paused");
+    expect(r.detail).toContain("can't restart paused deployment");
+    expect(called("acquire")).toHaveLength(0);
+  });
+
+  test("lock not acquired → locked and no patch", async () => {
+    const { deps, called } = fakeDeps({ acquire: async () => false });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "locked", detail: "a restart of Deployment shop/web is already in progress" });
+    expect(called("patch")).toHaveLength(0);
+    expect(called("release")).toHaveLength(0);
+  });
+
+  test("acquire throws → upstream with its message", async () => {
+    const { deps, called } = fakeDeps({
+      acquire: () => Promise.reject(new KubeError(0, "Unreachable", "connect ECONNREFUSED", "create Lease default/restart.deployment.shop.web")),
+    });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "upstream", detail: "create Lease default/restart.deployment.shop.web: 0 Unreachable: connect ECONNREFUSED" });
+    expect(called("patch")).toHaveLength(0);
+  });
+
+  test("patch 403 → upstream naming the permission problem, and the lock is released", async () => {
+    const { deps, called } = fakeDeps({
+      patch: () => Promise.reject(new KubeError(403, "Forbidden", 'deployments.apps "web" is forbidden', "patch Deployment shop/web")),
+    });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "upstream" });
+    if (r.ok) return;
+    expect(r.detail).toBe('the app is not allowed to do this: patch Deployment shop/web: 403 Forbidden: deployments.apps "web" is forbidden');
+    expect(called("release")).toEqual([{ fn: "release", args: [WEB, "pod-a-1/req-1"] }]);
+    expect(called("setGeneration")).toHaveLength(0);
+  });
+
+  test("patch fails and release fails too → still upstream, release failure logged", async () => {
+    const { deps, called } = fakeDeps({
+      patch: () => Promise.reject(new KubeError(500, "InternalError", "etcd timeout", "patch Deployment shop/web")),
+      release: () => Promise.reject(new Error("release boom")),
+    });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "upstream", detail: "patch Deployment shop/web: 500 InternalError: etcd timeout" });
+    expect(called("log").map((c) => c.args[0])).toEqual(["lock release failed"]);
+  });
+
+  test("failures after the patch are logged but the restart still succeeds", async () => {
+    const { deps, called } = fakeDeps({
+      setGeneration: () => Promise.reject(new Error("409")),
+      recordEvent: () => Promise.reject(new Error("events forbidden")),
+    });
+    const r = await restartWorkload(deps, req());
+    expect(r.ok).toBe(true);
+    expect(called("log").map((c) => c.args[0]).sort()).toEqual(["event not recorded", "lock update failed"]);
+  });
+});
+
+describe("rfc3339", () => {
+  test.each([
+    ["2025-03-01T10:00:00.789Z", "2025-03-01T10:00:00Z"],
+    ["2025-12-31T23:59:59.999Z", "2025-12-31T23:59:59Z"],
+    ["2025-03-01T12:00:00+02:00", "2025-03-01T10:00:00Z"],
+  ])("%s → %s", (input, expected) => {
+    expect(rfc3339(new Date(input))).toBe(expected);
+  });
+});
+
+describe("identity rules", () => {
+  const entry = (o: object = {}) => ({ kind: "Deployment" as const, namespace: "shop", name: "web", ...o });
+  const carol: Identity = { user: "carol", groups: ["sre"], authenticated: true };
+
+  test.each([
+    ["no lists: everyone", { services: [] }, entry(), ANONYMOUS, true, true],
+    ["allowedUsers lists the user", { services: [] }, entry({ allowedUsers: ["carol"] }), carol, true, true],
+    ["allowedUsers does not list the user", { services: [] }, entry({ allowedUsers: ["alice"] }), carol, false, true],
+    ["allowedGroups lists a group", { services: [] }, entry({ allowedGroups: ["sre"] }), carol, true, true],
+    ["global allowedGroups as default", { services: [], allowedGroups: ["ops"] }, entry(), carol, false, true],
+    ["service list overrides the global one", { services: [], allowedGroups: ["ops"] }, entry({ allowedGroups: ["sre"] }), carol, true, true],
+    ["empty allowedUsers: nobody", { services: [] }, entry({ allowedUsers: [] }), carol, false, true],
+    ["anonymous never matches a user list", { services: [] }, entry({ allowedUsers: [""] }), ANONYMOUS, false, true],
+    ["viewUsers hides from others", { services: [] }, entry({ viewUsers: ["alice"] }), carol, true, false],
+    ["viewGroups shows to members", { services: [] }, entry({ viewGroups: ["sre"] }), carol, true, true],
+    ["restart permission implies view", { services: [] }, entry({ viewUsers: ["alice"], allowedUsers: ["carol"] }), carol, true, true],
+    ["global viewUsers as default", { services: [], viewUsers: ["alice"] }, entry(), carol, true, false],
+  ] as [string, ConfigFile, ReturnType<typeof entry>, Identity, boolean, boolean][])("%s", (_label, cfg, e, who, restart, view) => {
+    expect(mayRestart(cfg, e, who) === undefined).toBe(restart);
+    expect(mayView(cfg, e, who)).toBe(view);
+  });
+
+  test("the refusal names the user and the service", () => {
+    expect(mayRestart({ services: [] }, entry({ allowedUsers: ["alice"] }), carol)).toBe("carol is not allowed to restart Deployment shop/web");
+  });
+});
+
+describe("release", () => {
+  const status = (rollout: ServiceStatus["rollout"], generation: number | undefined, holder = "pod-a-1/req-1"): ServiceStatus => ({
+    service: WEB,
+    rollout,
+    message: "",
+    desired: 2,
+    ready: 2,
+    updated: 2,
+    podStatus: {},
+    lastRestart: "",
+    restartedBy: "",
+    lock: { holder, since: "2025-03-01T10:00:00.000Z", expiresAt: "2025-03-01T10:05:00.000Z", generation },
+  });
+
+  test.each([
+    ["complete at the generation", "complete", 4, 4, true],
+    ["complete past the generation", "complete", 4, 5, true],
+    ["failed", "failed", 4, 4, true],
+    ["missing", "missing", 4, 4, true],
+    ["unknown (OnDelete)", "unknown", 4, 4, true],
+    ["generation not observed yet", "complete", 4, 3, false],
+    ["observed generation unknown", "complete", 4, undefined, false],
+    ["still progressing", "progressing", 4, 4, false],
+    ["paused", "paused", 4, 4, false],
+    ["patch not confirmed (no generation)", "complete", undefined, 9, false],
+  ] as [string, ServiceStatus["rollout"], number | undefined, number | undefined, boolean][])("rolloutSettled: %s", (_l, rollout, gen, observed, expected) => {
+    expect(rolloutSettled(status(rollout, gen), observed)).toBe(expected);
+  });
+
+  test("rolloutSettled without a lock is false", () => {
+    expect(rolloutSettled({ ...status("complete", 1), lock: null }, 5)).toBe(false);
+  });
+
+  test("makeReleaser releases once per holder, and again for a new holder", async () => {
+    let observed: number | undefined = 3;
+    const released: string[] = [];
+    const gates: (() => void)[] = [];
+    const logs: string[] = [];
+    const releaser = makeReleaser(
+      () => observed,
+      (s) => {
+        released.push(s.lock!.holder);
+        return new Promise<void>((r) => gates.push(r));
+      },
+      (msg) => logs.push(msg),
+    );
+    releaser(status("complete", 4)); // generation 4 not observed yet
+    releaser(status("progressing", 4));
+    expect(released).toEqual([]);
+    observed = 4;
+    releaser(status("progressing", 4)); // observed but still rolling
+    expect(released).toEqual([]);
+    releaser(status("complete", 4));
+    releaser(status("complete", 4)); // duplicate push while the release is in flight
+    expect(released).toEqual(["pod-a-1/req-1"]);
+    releaser(status("complete", 4, "pod-b-2/req-9"));
+    expect(released).toEqual(["pod-a-1/req-1", "pod-b-2/req-9"]);
+    for (const g of gates) g();
+    await Bun.sleep(1);
+    expect(logs).toEqual(["restart lock released", "restart lock released"]);
+  });
+
+  test("makeReleaser logs a failed release and allows a retry", async () => {
+    let n = 0;
+    const logs: string[] = [];
+    const releaser = makeReleaser(
+      () => 4,
+      async () => {
+        n++;
+        throw new Error("409 Conflict");
+      },
+      (msg) => logs.push(msg),
+    );
+    releaser(status("failed", 4));
+    await Bun.sleep(1);
+    releaser(status("failed", 4));
+    await Bun.sleep(1);
+    expect(n).toBe(2);
+    expect(logs).toEqual(["restart lock release failed", "restart lock release failed"]);
+  });
+});
