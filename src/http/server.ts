@@ -119,6 +119,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; shutdown()
     if (refusal) return json({ error: "forbidden", message: refusal }, 403);
     const who = identify(req);
     if (who instanceof Response) return who;
+    // A service the caller may not see answers exactly like one that is not configured.
+    if (only && !mayView(config, entryOf(only), who)) {
+      return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
+    }
     const services: ServiceKey[] = only ? [only] : visible(who);
     const topics = services.flatMap((s) =>
       mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(entryOf(s), who) === deniedText ? "denied" : "allowed"}`],
