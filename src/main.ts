@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         req,
       ),
   });
-  log("info", "listening", { address: env.listenAddress, services: services.length, lockNamespace, server: client.server, version });
+  log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href, services: services.length, lockNamespace, server: client.server, version });
 
   checkAccess(client, services, lockNamespace)
     .then((m) => {

@@ -94,8 +94,12 @@ export class WatchCache<T extends KubeObject> {
           await this.relist();
           needList = false;
         }
-        await this.watchOnce();
-        this.attempt = 0;
+        const t0 = Date.now();
+        const events = await this.watchOnce();
+        // A watch that ends at once with nothing in it (a proxy cutting streams, say) must not
+        // turn into a tight reconnect loop: back off as for an error until one lasts or delivers.
+        if (events === 0 && Date.now() - t0 < 1000) await Bun.sleep(backoff(this.attempt++));
+        else this.attempt = 0;
       } catch (e) {
         if (this.abort.signal.aborted) return;
         if (e instanceof Gone) {
@@ -146,7 +150,8 @@ export class WatchCache<T extends KubeObject> {
     }
   }
 
-  private async watchOnce(): Promise<void> {
+  /** Returns how many events the stream delivered before it ended. */
+  private async watchOnce(): Promise<number> {
     const res = await this.client.stream({
       path: this.opts.path,
       query: {
@@ -163,16 +168,20 @@ export class WatchCache<T extends KubeObject> {
     this.setConnected(true);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
+    let events = 0;
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return;
+        if (done) return events;
         buf += value;
         let nl: number;
         while ((nl = buf.indexOf("\n")) >= 0) {
           const line = buf.slice(0, nl).trim();
           buf = buf.slice(nl + 1);
-          if (line) this.apply(JSON.parse(line) as WatchEvent<T>);
+          if (line) {
+            events++;
+            this.apply(JSON.parse(line) as WatchEvent<T>);
+          }
         }
       }
     } finally {

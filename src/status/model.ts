@@ -54,9 +54,10 @@ export function lockFromLease(l: Lease | undefined, nowMs: number): LockInfo | n
   const expires = renewed + (spec.leaseDurationSeconds ?? 0) * 1000;
   if (expires <= nowMs) return null;
   const gen = Number(l?.metadata?.annotations?.[LOCK_GENERATION]);
+  const acquired = Date.parse(String(spec.acquireTime ?? ""));
   return {
     holder: spec.holderIdentity,
-    since: new Date(Date.parse(String(spec.acquireTime ?? spec.renewTime))).toISOString(),
+    since: new Date(Number.isNaN(acquired) ? renewed : acquired).toISOString(),
     expiresAt: new Date(expires).toISOString(),
     generation: Number.isFinite(gen) && gen > 0 ? gen : undefined,
     user: l?.metadata?.annotations?.[LOCK_USER],

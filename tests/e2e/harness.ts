@@ -1,0 +1,270 @@
+// e2e helpers: the real control plane started by scripts/cluster.sh, the app as a real process, the audit log.
+import { afterAll } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+
+export interface ClusterEnv {
+  APISERVER: string;
+  CA_FILE: string;
+  CLIENT_CERT_FILE: string;
+  CLIENT_KEY_FILE: string;
+  KUBECONFIG: string;
+  AUDIT_LOG: string;
+  KUBECTL: string;
+  [k: string]: string;
+}
+
+/**
+ * The running cluster's description. A missing cluster is an error, never a skip: `make test`
+ * starts one, and a green e2e run must mean the tests really ran against it.
+ */
+export function clusterEnv(): ClusterEnv {
+  const file = process.env.CLUSTER_ENV_FILE ?? join(ROOT, ".cluster/env");
+  if (!existsSync(file)) throw new Error(`no running control plane: ${file} is missing (run: make cluster-up)`);
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  for (const k of ["APISERVER", "KUBECONFIG", "KUBECTL", "CA_FILE"]) if (!out[k]) throw new Error(`${file}: ${k} is missing`);
+  return out as ClusterEnv;
+}
+
+export const cluster = clusterEnv();
+
+/** Runs the project's kubectl (the one built with the control plane) against the admin kubeconfig. */
+export async function kubectl(args: string[], opts: { input?: string; kubeconfig?: string; allowFail?: boolean } = {}): Promise<string> {
+  const p = Bun.spawn([cluster.KUBECTL, "--kubeconfig", opts.kubeconfig ?? cluster.KUBECONFIG, ...args], {
+    stdin: opts.input !== undefined ? new Blob([opts.input]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed (${code}): ${err.trim()}`);
+  return out;
+}
+
+export async function getJson<T = any>(args: string[]): Promise<T> {
+  return JSON.parse(await kubectl([...args, "-o", "json"])) as T;
+}
+
+export function tempDir(prefix = "k8s-restart-app-e2e-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface AppProcess {
+  url: string;
+  wsUrl: string;
+  proc: Subprocess;
+  logs(): string[];
+  /** Parsed JSON log lines. */
+  entries(): Record<string, any>[];
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+export interface StartOptions {
+  services?: { kind: string; name: string; namespace: string; [k: string]: unknown }[];
+  configYaml?: string;
+  env?: Record<string, string>;
+  kubeconfig?: string;
+  /** Wait for /readyz 200 (default true). */
+  waitReady?: boolean;
+}
+
+const running = new Set<AppProcess>();
+afterAll(async () => {
+  await Promise.all([...running].map((a) => a.stop("SIGKILL")));
+});
+
+/** The command that runs the app: the compiled binary when APP_BIN is set, else bun on the source. */
+function appCommand(): string[] {
+  if (process.env.APP_BIN) return [process.env.APP_BIN];
+  return [process.execPath, "run", join(ROOT, "src/main.ts")];
+}
+
+export async function startApp(o: StartOptions = {}): Promise<AppProcess> {
+  const dir = tempDir();
+  const cfgPath = join(dir, "config.yaml");
+  const yaml = o.configYaml ?? `services:\n${(o.services ?? []).map((s) => `  - ${JSON.stringify(s)}`).join("\n")}\n`;
+  writeFileSync(cfgPath, yaml);
+  const lines: string[] = [];
+  const proc = Bun.spawn(appCommand(), {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      LISTEN_ADDRESS: "127.0.0.1:0",
+      CONFIG_FILE_PATH: cfgPath,
+      KUBE_CONFIG_PATH: o.kubeconfig ?? cluster.KUBECONFIG,
+      LOCK_NAMESPACE: "k8s-restart-app-e2e",
+      ...o.env,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let resolveUrl!: (u: string) => void;
+  const urlP = new Promise<string>((r) => (resolveUrl = r));
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    let buf = "";
+    const reader = s.getReader();
+    for (;;) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        if (process.env.E2E_APP_LOGS) console.error(`[app] ${line}`);
+        try {
+          const e = JSON.parse(line);
+          if (e.msg === "listening") resolveUrl(e.url.replace(/\/$/, ""));
+        } catch {}
+      }
+    }
+  };
+  void pump(proc.stdout as ReadableStream<Uint8Array>);
+  void pump(proc.stderr as ReadableStream<Uint8Array>);
+  const url = await Promise.race([
+    urlP,
+    proc.exited.then((c) => {
+      throw new Error(`app exited with ${c} before listening:\n${lines.join("\n")}`);
+    }),
+    Bun.sleep(15_000).then(() => {
+      throw new Error(`app did not listen within 15s:\n${lines.join("\n")}`);
+    }),
+  ]);
+  const app: AppProcess = {
+    url,
+    wsUrl: url.replace(/^http/, "ws"),
+    proc,
+    logs: () => lines,
+    entries: () =>
+      lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l)];
+        } catch {
+          return [];
+        }
+      }),
+    async stop(signal = "SIGTERM") {
+      running.delete(app);
+      if (proc.exitCode === null) proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+  running.add(app);
+  if (o.waitReady !== false) await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 20_000, "app /readyz");
+  return app;
+}
+
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, stepMs = 100): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let lastErr = "";
+  while (Date.now() < end) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      lastErr = String(e);
+    }
+    await Bun.sleep(stepMs);
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
+}
+
+/** A websocket client that records every message; `until` waits for one matching a predicate. */
+export async function openStatus(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, { headers } as never);
+  const messages: string[] = [];
+  const waiters: { pred: (m: string) => boolean; resolve: (m: string) => void }[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  const closedP = new Promise<{ code: number; reason: string }>((r) => {
+    ws.onclose = (e) => {
+      closed = { code: e.code, reason: e.reason };
+      r(closed);
+    };
+  });
+  ws.onmessage = (e) => {
+    const m = String(e.data);
+    messages.push(m);
+    for (const w of [...waiters]) if (w.pred(m)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
+  };
+  await new Promise<void>((res, rej) => {
+    ws.onopen = () => res();
+    ws.onerror = () => rej(new Error(`websocket ${url} failed to open`));
+  });
+  return {
+    ws,
+    messages,
+    closed: () => closed,
+    closedP,
+    until(pred: (m: string) => boolean, timeoutMs = 30_000, what = "a matching message"): Promise<string> {
+      const hit = messages.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; last messages:\n${messages.slice(-5).join("\n")}`));
+          }
+        }, timeoutMs);
+      });
+    },
+    close: () => ws.close(),
+  };
+}
+
+export interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stage: string;
+  userAgent?: string;
+}
+
+/** Audit events (ResponseComplete stage) recorded since `sinceIso`, filtered. */
+export function auditEvents(sinceIso: string, filter: (e: AuditEvent) => boolean = () => true): AuditEvent[] {
+  const text = readFileSync(cluster.AUDIT_LOG, "utf8");
+  const since = Date.parse(sinceIso);
+  const out: AuditEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    let e: AuditEvent;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (e.stage !== "ResponseComplete") continue;
+    if (Date.parse(e.requestReceivedTimestamp) < since) continue;
+    if (filter(e)) out.push(e);
+  }
+  return out;
+}
+
+export function writeFile(dir: string, name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+/** Current restartedAt annotation of a workload's pod template. */
+export async function restartedAt(kind: string, ns: string, name: string): Promise<string | undefined> {
+  const o = await getJson(["-n", ns, "get", kind.toLowerCase(), name]);
+  return o.spec?.template?.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"];
+}
+
+export async function waitRollout(kind: string, ns: string, name: string, timeout = "120s"): Promise<void> {
+  await kubectl(["-n", ns, "rollout", "status", `${kind.toLowerCase()}/${name}`, `--timeout=${timeout}`]);
+}

@@ -1,0 +1,128 @@
+// e2e: locks that outlive the app process, rollout failure release, SIGTERM handling.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "./harness.ts";
+
+const NS = "k8s-restart-app-lock";
+const SERVICES = [
+  { kind: "Deployment", name: "stuck", namespace: NS },
+  { kind: "Deployment", name: "web", namespace: "shop" },
+];
+
+/**
+ * A Deployment whose restart can never finish: one pod fills each fake node, and the surge pod
+ * of a rollout (maxUnavailable 0) has nowhere to go, so the rollout stays in progress until its
+ * 20 s progress deadline passes — a real controller-driven failure, not a simulated one.
+ */
+async function stuckDeployment(): Promise<void> {
+  const nodes = await getJson(["get", "nodes"]);
+  const cpus = nodes.items.map((n: any) => Number.parseInt(n.status.allocatable.cpu, 10));
+  const request = Math.floor(Math.min(...cpus) * 0.6);
+  const replicas = nodes.items.length;
+  const manifest = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "stuck", namespace: NS },
+    spec: {
+      replicas,
+      progressDeadlineSeconds: 20,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      selector: { matchLabels: { app: "stuck" } },
+      template: {
+        metadata: { labels: { app: "stuck" } },
+        spec: {
+          affinity: {
+            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "stuck" } }, topologyKey: "kubernetes.io/hostname" }] },
+          },
+          nodeSelector: { type: "kwok" },
+          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
+          containers: [{ name: "app", image: "example.invalid/stuck:1", resources: { requests: { cpu: String(request) } } }],
+        },
+      },
+    },
+  };
+  await kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest) });
+  await waitRollout("Deployment", NS, "stuck", "90s");
+}
+
+beforeAll(async () => {
+  await kubectl(["create", "namespace", NS], { allowFail: true });
+  await kubectl(["-n", NS, "delete", "deployment", "stuck", "--ignore-not-found", "--wait=true"]);
+  await kubectl(["-n", NS, "delete", "lease", "--all"]);
+  await stuckDeployment();
+}, 150_000);
+
+const parse = (m: string) => JSON.parse(m) as any;
+
+describe("locks in the cluster", () => {
+  test("the lock survives an app restart and is released when the rollout fails (ProgressDeadlineExceeded)", async () => {
+    const env = { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0" };
+    const first = await startApp({ services: SERVICES, env });
+    const res = await fetch(`${first.url}/api/v1/service/Deployment/${NS}/stuck/restart`, { method: "POST" });
+    expect(res.status).toBe(200);
+    // Killed hard: nothing in the process gets a chance to clean up.
+    await first.stop("SIGKILL");
+
+    const lease = await getJson(["-n", NS, "get", "lease", `restart.deployment.${NS}.stuck`]);
+    expect(lease.spec.holderIdentity).toBeTruthy();
+
+    const second = await startApp({ services: SERVICES, env });
+    const again = await fetch(`${second.url}/api/v1/service/Deployment/${NS}/stuck/restart`, { method: "POST" });
+    expect(again.status).toBe(423);
+
+    const ws = await openStatus(`${second.wsUrl}/api/v1/service/Deployment/${NS}/stuck/status`);
+    const m = parse(await ws.until(() => true));
+    expect(m.is_locked).toBe(true);
+    expect(m.status.rollout).toBe("progressing");
+    const failed = parse(
+      await ws.until((x) => parse(x).status.rollout === "failed" && parse(x).is_locked === false, 60_000, "failed and unlocked"),
+    );
+    expect(failed.status.message).toContain("exceeded its progress deadline");
+    const after = await getJson(["-n", NS, "get", "lease", `restart.deployment.${NS}.stuck`]);
+    expect(after.spec.holderIdentity ?? "").toBe("");
+    ws.close();
+    await second.stop();
+  }, 120_000);
+
+  test("FORCE_UNLOCK_SEC frees a lock whose rollout never settles", async () => {
+    // Reset the stuck deployment's failure so the next restart is progressing again.
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, FORCE_UNLOCK_SEC: "3", ROLLOUT_TIMEOUT_SEC: "600", RATE_LIMIT_PER_MINUTE: "0" } });
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/stuck/status`);
+    const res = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/stuck/restart`, { method: "POST" });
+    expect(res.status).toBe(200);
+    const t0 = Date.now();
+    await ws.until((x) => parse(x).is_locked === true, 10_000, "locked");
+    await ws.until((x) => parse(x).is_locked === false, 10_000, "force-unlocked");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+    ws.close();
+    await app.stop();
+  }, 60_000);
+});
+
+describe("shutdown", () => {
+  test("SIGTERM closes websockets with 1001 (htmx reconnects) and exits within 5 s", async () => {
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS } });
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    await ws.until(() => true);
+    const t0 = performance.now();
+    const code = await app.stop("SIGTERM");
+    const elapsed = performance.now() - t0;
+    const closed = await ws.closedP;
+    expect(closed.code).toBe(1001);
+    expect(code).toBe(0);
+    expect(elapsed).toBeLessThan(5000);
+  }, 30_000);
+});
+
+describe("watch, not polling", () => {
+  test("an idle app makes no list/get requests after its caches synced", async () => {
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, WATCH_INTERVAL: "1" } });
+    await Bun.sleep(1000);
+    const since = new Date().toISOString();
+    await Bun.sleep(5000);
+    const { auditEvents } = await import("./harness.ts");
+    const reqs = auditEvents(since, (e) => (e.userAgent ?? "").startsWith("k8s-restart-app") && e.verb !== "watch");
+    expect(reqs.map((e) => `${e.verb} ${e.objectRef?.resource}`)).toEqual([]);
+    await app.stop();
+  }, 30_000);
+});

@@ -1,0 +1,184 @@
+// e2e against the real control plane: wire shapes, status codes, the annotation, locks, concurrency, metrics.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, waitFor, waitRollout } from "./harness.ts";
+
+const LOCK_NS = "k8s-restart-app-e2e";
+const SERVICES = [
+  { kind: "Deployment", name: "web", namespace: "shop" },
+  { kind: "Deployment", name: "frozen", namespace: "shop" },
+  { kind: "StatefulSet", name: "db", namespace: "shop" },
+  { kind: "DaemonSet", name: "agent", namespace: "shop" },
+  { kind: "Deployment", name: "worker", namespace: "billing" },
+  { kind: "StatefulSet", name: "ledger", namespace: "billing" },
+];
+
+let app: AppProcess;
+
+beforeAll(async () => {
+  await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
+  await kubectl(["-n", LOCK_NS, "delete", "lease", "--all", "--wait=true"]);
+  for (const s of SERVICES.filter((s) => s.name !== "frozen")) await waitRollout(s.kind, s.namespace, s.name);
+  app = await startApp({ services: SERVICES, env: { RATE_LIMIT_PER_MINUTE: "0" } });
+}, 180_000);
+
+const post = (path: string, init: RequestInit = {}) => fetch(`${app.url}${path}`, { method: "POST", ...init });
+const parse = (m: string) => JSON.parse(m) as any;
+const isFor = (name: string) => (m: string) => parse(m).kind_namespace_name?.name === name;
+
+describe("compatible API surface", () => {
+  test("GET /api/v1/service lists the configured services in the original shape", async () => {
+    const res = await fetch(`${app.url}/api/v1/service`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ services: SERVICES.map(({ kind, name, namespace }) => ({ kind, name, namespace })) });
+  });
+
+  test("status websocket sends every service's full state at once, in the original shape", async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    await waitFor(() => ws.messages.length >= SERVICES.length, 10_000, "one message per service");
+    const byName = new Map(ws.messages.map((m) => [parse(m).kind_namespace_name.name, parse(m)]));
+    expect([...byName.keys()].sort()).toEqual(SERVICES.map((s) => s.name).sort());
+    const web = byName.get("web");
+    expect(Object.keys(web).sort()).toEqual(["is_locked", "kind_namespace_name", "lock", "status"]);
+    expect(web.kind_namespace_name).toEqual({ kind: "Deployment", namespace: "shop", name: "web" });
+    expect(typeof web.status.message).toBe("string");
+    expect(typeof web.status.last_restart).toBe("string");
+    expect(web.status.pod_status.Running).toBe(3);
+    expect(web.status.rollout).toBe("complete");
+    expect(web.status.ready).toBe(3);
+    expect(web.is_locked).toBe(false);
+    expect(byName.get("frozen").status.rollout).toBe("paused");
+    expect(byName.get("agent").status.desired).toBeGreaterThanOrEqual(3);
+    ws.close();
+  });
+
+  test("plain GET on the status websocket is 400", async () => {
+    const res = await fetch(`${app.url}/api/v1/service/status`);
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toContain("websocket");
+  });
+
+  test("bad input gets a clear error and patches nothing", async () => {
+    const since = new Date().toISOString();
+    const cases: [string, number, string][] = [
+      ["/api/v1/service/Pod/shop/web/restart", 400, "unknown kind"],
+      ["/api/v1/service/Deployment/Shop/web/restart", 400, "invalid namespace"],
+      ["/api/v1/service/Deployment/shop/we_b/restart", 400, "invalid name"],
+      ["/api/v1/service/Deployment/shop/%E0%A4%A/restart", 400, "percent-encoding"],
+      ["/api/v1/service/Deployment/shop/api/restart", 404, "not in the list"],
+      ["/api/v1/service/Deployment/billing/web/restart", 404, "not in the list"],
+    ];
+    for (const [path, code, text] of cases) {
+      const res = await post(path);
+      expect(res.status, path).toBe(code);
+      const body = await res.json();
+      expect(body.message, path).toContain(text);
+    }
+    const res = await post("/api/v1/service/Deployment/shop/frozen/restart");
+    expect(res.status).toBe(409);
+    expect((await res.json()).message).toContain("can't restart paused deployment");
+    await Bun.sleep(1500); // the audit log is written asynchronously by the apiserver
+    const patches = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource !== "leases");
+    expect(patches).toEqual([]);
+  });
+});
+
+describe("restart flow", () => {
+  test("restart patches only restartedAt, locks (423), pushes progress, releases after the rollout", async () => {
+    const before = await getJson(["-n", "shop", "get", "deployment", "web"]);
+    const otherAnnotation = before.spec.template.metadata.annotations?.["example.com/keep-me"];
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    await ws.until(isFor("web"));
+    const res = await post("/api/v1/service/Deployment/shop/web/restart");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.status).toBe("restarting");
+    expect(body.restarted_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(body.generation).toBeGreaterThan(before.metadata.generation);
+
+    const second = await post("/api/v1/service/Deployment/shop/web/restart");
+    expect(second.status).toBe(423);
+    expect((await second.json()).error).toBe("locked");
+
+    expect(await restartedAt("Deployment", "shop", "web")).toBe(body.restarted_at);
+    const after = await getJson(["-n", "shop", "get", "deployment", "web"]);
+    // Only our keys were sent: any other template annotation is untouched.
+    expect(after.spec.template.metadata.annotations?.["example.com/keep-me"]).toBe(otherAnnotation);
+    const managers = after.metadata.managedFields.map((f: any) => f.manager);
+    expect(managers).toContain("k8s-restart-app");
+
+    await ws.until((m) => isFor("web")(m) && parse(m).is_locked === true, 10_000, "locked status");
+    await ws.until((m) => isFor("web")(m) && parse(m).status.rollout === "progressing", 20_000, "progressing status");
+    const done = await ws.until(
+      (m) => isFor("web")(m) && parse(m).status.rollout === "complete" && parse(m).is_locked === false && parse(m).status.last_restart === body.restarted_at,
+      60_000,
+      "complete and unlocked",
+    );
+    expect(parse(done).status.ready).toBe(3);
+    // Readiness changes were pushed as they happened, not just the end state.
+    const webMsgs = ws.messages.filter(isFor("web")).map(parse);
+    expect(webMsgs.length).toBeGreaterThan(3);
+    ws.close();
+    const again = await post("/api/v1/service/Deployment/shop/web/restart");
+    expect(again.status).toBe(200);
+    await waitRollout("Deployment", "shop", "web");
+  }, 120_000);
+
+  test("StatefulSet and DaemonSet restarts roll out to completion", async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    for (const [kind, ns, name] of [
+      ["StatefulSet", "billing", "ledger"],
+      ["DaemonSet", "shop", "agent"],
+    ] as const) {
+      const res = await post(`/api/v1/service/${kind}/${ns}/${name}/restart`);
+      expect(res.status, name).toBe(200);
+      const at = (await res.json()).restarted_at;
+      await ws.until(
+        (m) => isFor(name)(m) && parse(m).status.rollout === "complete" && !parse(m).is_locked && parse(m).status.last_restart === at,
+        90_000,
+        `${name} complete`,
+      );
+      await waitRollout(kind, ns, name, "10s");
+    }
+    ws.close();
+  }, 200_000);
+
+  test("N concurrent POSTs for one service ⇒ exactly one PATCH, the others 423", async () => {
+    await waitRollout("Deployment", "billing", "worker");
+    await waitFor(async () => {
+      const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/billing/worker/status`);
+      const m = parse(await ws.until(() => true, 5000));
+      ws.close();
+      return m.is_locked === false;
+    }, 30_000, "worker unlocked");
+    const since = new Date().toISOString();
+    const N = 25;
+    const codes = await Promise.all(Array.from({ length: N }, () => post("/api/v1/service/Deployment/billing/worker/restart").then((r) => r.status)));
+    expect(codes.filter((c) => c === 200).length).toBe(1);
+    expect(codes.filter((c) => c === 423).length).toBe(N - 1);
+    await Bun.sleep(2000);
+    const patches = auditEvents(
+      since,
+      (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === "billing" && e.objectRef?.name === "worker",
+    );
+    expect(patches.length).toBe(1);
+    await waitRollout("Deployment", "billing", "worker");
+  }, 90_000);
+
+  test("metrics carry the original names and count restarts and failures", async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    await ws.until(isFor("web"));
+    const m = await (await fetch(`${app.url}/metrics`)).text();
+    const value = (name: string, labels: string) => {
+      const line = m.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+      return line ? Number(line.split(" ").at(-1)) : undefined;
+    };
+    const web = 'kind="Deployment",namespace="shop",name="web"';
+    expect(value("restart_app_restarts_total", web)).toBe(3);
+    expect(value("restart_app_restarts_failed_total", web)).toBe(1);
+    expect(value("restart_app_restarts_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(25);
+    expect(value("restart_app_restarts_failed_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(24);
+    expect(value("restart_app_connected_status_watchers", web)).toBeGreaterThanOrEqual(1);
+    expect(m).toContain("process_resident_memory_bytes");
+    ws.close();
+  });
+});
