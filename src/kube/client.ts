@@ -5,7 +5,10 @@
 // verification, client certificates and skip-verify are all silently ignored. We keep
 // client-node for what it does well (parsing kubeconfigs, exec/OIDC/file tokens, in-cluster
 // config) and hand exactly the TLS material it resolves to Bun's native fetch `tls` option.
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config/env.ts";
 
 export interface KubeRequest {
@@ -59,6 +62,7 @@ export function loadKubeConfig(kubeConfigPath: string): KubeConfig {
   } else {
     try {
       kc.loadFromFile(kubeConfigPath);
+      honourTokenFile(kc, kubeConfigPath);
     } catch (e) {
       throw new ConfigError(`KUBE_CONFIG_PATH: ${kubeConfigPath}: ${(e as Error).message}`);
     }
@@ -66,6 +70,21 @@ export function loadKubeConfig(kubeConfigPath: string): KubeConfig {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ConfigError(`KUBE_CONFIG_PATH: ${kubeConfigPath || "(in-cluster)"}: no current context/cluster`);
   return kc;
+}
+
+/**
+ * kubectl's `users[].user.tokenFile` is not read by client-node (it only knows `token-file`).
+ * Map it to client-node's file-token provider, which re-reads the file as it rotates.
+ */
+function honourTokenFile(kc: KubeConfig, path: string): void {
+  const raw = parseYaml(readFileSync(path, "utf8")) as { users?: { name?: string; user?: { tokenFile?: string } }[] } | null;
+  for (const u of raw?.users ?? []) {
+    const tf = u.user?.tokenFile;
+    const target = kc.users.find((x) => x.name === u.name);
+    if (!tf || !target || target.token || target.authProvider) continue;
+    const abs = isAbsolute(tf) ? tf : join(dirname(path), tf);
+    (target as { authProvider?: unknown }).authProvider = { name: "tokenFile", config: { tokenFile: abs } };
+  }
 }
 
 function queryString(q: KubeRequest["query"]): string {
