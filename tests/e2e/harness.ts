@@ -204,8 +204,9 @@ export async function openStatus(url: string, headers: Record<string, string> = 
     messages,
     closed: () => closed,
     closedP,
-    until(pred: (m: string) => boolean, timeoutMs = 30_000, what = "a matching message"): Promise<string> {
-      const hit = messages.find(pred);
+    /** Resolves with the first message (at index ≥ `from`) matching `pred`, waiting for it if needed. */
+    until(pred: (m: string) => boolean, timeoutMs = 30_000, what = "a matching message", from = 0): Promise<string> {
+      const hit = messages.slice(from).find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
         const w = { pred, resolve };

@@ -88,11 +88,15 @@ describe("locks in the cluster", () => {
     await kubectl(["-n", NS, "delete", "lease", "--all"]);
     const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, FORCE_UNLOCK_SEC: "3", ROLLOUT_TIMEOUT_SEC: "600", RATE_LIMIT_PER_MINUTE: "0" } });
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/stuck/status`);
+    await ws.until(() => true);
+    const from = ws.messages.length;
     const res = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/stuck/restart`, { method: "POST" });
     expect(res.status).toBe(200);
     const t0 = Date.now();
-    await ws.until((x) => parse(x).is_locked === true, 10_000, "locked");
-    await ws.until((x) => parse(x).is_locked === false, 10_000, "force-unlocked");
+    const lockedMsg = await ws.until((x) => parse(x).is_locked === true && parse(x).status.rollout === "progressing", 10_000, "locked", from);
+    // Unlocked while the rollout is still in progress (its deadline is 20 s): only the force-unlock can do that.
+    const freed = parse(await ws.until((x) => parse(x).is_locked === false, 10_000, "force-unlocked", ws.messages.indexOf(lockedMsg)));
+    expect(freed.status.rollout).toBe("progressing");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
     ws.close();
     await app.stop();

@@ -17,6 +17,8 @@ let app: AppProcess;
 beforeAll(async () => {
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
   await kubectl(["-n", LOCK_NS, "delete", "lease", "--all", "--wait=true"]);
+  // An annotation of someone else's on web's pod template: a restart must leave it alone.
+  await kubectl(["-n", "shop", "patch", "deployment", "web", "-p", '{"spec":{"template":{"metadata":{"annotations":{"example.com/keep-me":"yes"}}}}}']);
   for (const s of SERVICES.filter((s) => s.name !== "frozen")) await waitRollout(s.kind, s.namespace, s.name);
   app = await startApp({ services: SERVICES, env: { RATE_LIMIT_PER_MINUTE: "0" } });
 }, 180_000);
@@ -85,7 +87,7 @@ describe("compatible API surface", () => {
 describe("restart flow", () => {
   test("restart patches only restartedAt, locks (423), pushes progress, releases after the rollout", async () => {
     const before = await getJson(["-n", "shop", "get", "deployment", "web"]);
-    const otherAnnotation = before.spec.template.metadata.annotations?.["example.com/keep-me"];
+    expect(before.spec.template.metadata.annotations?.["example.com/keep-me"]).toBe("yes");
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
     await ws.until(isFor("web"));
     const res = await post("/api/v1/service/Deployment/shop/web/restart");
@@ -102,8 +104,9 @@ describe("restart flow", () => {
     expect(await restartedAt("Deployment", "shop", "web")).toBe(body.restarted_at);
     const after = await getJson(["-n", "shop", "get", "deployment", "web"]);
     // Only our keys were sent: any other template annotation is untouched.
-    expect(after.spec.template.metadata.annotations?.["example.com/keep-me"]).toBe(otherAnnotation);
-    const managers = after.metadata.managedFields.map((f: any) => f.manager);
+    expect(after.spec.template.metadata.annotations?.["example.com/keep-me"]).toBe("yes");
+    const withFields = await getJson(["-n", "shop", "get", "deployment", "web", "--show-managed-fields"]);
+    const managers = withFields.metadata.managedFields.map((f: any) => f.manager);
     expect(managers).toContain("k8s-restart-app");
 
     await ws.until((m) => isFor("web")(m) && parse(m).is_locked === true, 10_000, "locked status");

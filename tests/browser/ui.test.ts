@@ -1,0 +1,125 @@
+// Browser test in real Chromium: the page, a confirmed restart followed live to completion, reconnect after an app restart.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type AppProcess, kubectl, ROOT, startApp, waitRollout } from "../e2e/harness.ts";
+
+const LOCK_NS = "k8s-restart-app-ui";
+const SERVICES = [
+  { kind: "Deployment", name: "web", namespace: "shop" },
+  { kind: "Deployment", name: "frozen", namespace: "shop" },
+  { kind: "StatefulSet", name: "db", namespace: "shop" },
+  { kind: "DaemonSet", name: "agent", namespace: "shop" },
+  { kind: "Deployment", name: "worker", namespace: "billing" },
+  { kind: "StatefulSet", name: "ledger", namespace: "billing" },
+];
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+let browser: Browser;
+let app: AppProcess;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
+  await kubectl(["-n", LOCK_NS, "delete", "lease", "--all"]);
+  await waitRollout("Deployment", "shop", "web");
+  app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: LOCK_NS, RATE_LIMIT_PER_MINUTE: "0" } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), "k8s-restart-app-chromium-"))}`,
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+const card = (ns: string, name: string, kind = "Deployment") => page.locator(`#svc-${kind.toLowerCase()}_${ns}_${name}`);
+
+describe("control page in Chromium", () => {
+  test("loads, goes live, and shows every service grouped by namespace", async () => {
+    await page.goto(app.url);
+    await page.waitForSelector('body[data-conn="live"]', { timeout: 15_000 });
+    expect(await page.locator("section.group h2").allTextContents()).toEqual(["namespace billing", "namespace shop"]);
+    const web = card("shop", "web");
+    await web.locator(".pill-complete").waitFor({ timeout: 15_000 });
+    expect(await web.locator(".replicas").innerText()).toContain("3/3");
+    expect(await web.locator(".phases").innerText()).toContain("Running 3");
+    const frozen = card("shop", "frozen");
+    expect(await frozen.locator("button.restart").isDisabled()).toBe(true);
+    expect(await frozen.locator(".why").innerText()).toContain("Paused");
+  }, 60_000);
+
+  test("restart with confirmation: button disabled while rolling out, progress pushed live, then ready again", async () => {
+    const web = card("shop", "web");
+    const button = web.locator("button.restart");
+    expect(await button.isEnabled()).toBe(true);
+    const before = await web.locator(".last time").innerText();
+    let dialogText = "";
+    page.once("dialog", (d) => {
+      dialogText = d.message();
+      void d.accept();
+    });
+    await button.click();
+    await web.locator(".flash-ok").waitFor({ timeout: 10_000 });
+    expect(dialogText).toContain("Restart Deployment shop/web?");
+    expect(await web.locator(".flash-ok").innerText()).toContain("Restart of Deployment shop/web started");
+    // While the lock is held the button is disabled; the push flips it without a reload.
+    await web.locator('.state[data-locked="true"] button.restart[disabled]').waitFor({ timeout: 10_000 });
+    const sawProgress = await web
+      .locator(".pill-progressing")
+      .waitFor({ timeout: 10_000 })
+      .then(() => true)
+      .catch(() => false);
+    expect(sawProgress).toBe(true);
+    await web.locator('.state[data-locked="false"][data-rollout="complete"]').waitFor({ timeout: 60_000 });
+    expect(await button.isEnabled()).toBe(true);
+    expect(await web.locator(".last time").innerText()).not.toBe(before);
+    // The flash survived every status push (pushes replace only the state block).
+    expect(await web.locator(".flash-ok").count()).toBe(1);
+    await page.screenshot({ path: join(ROOT, "docs/ui.png"), fullPage: true });
+  }, 90_000);
+
+  test("cancelling the confirmation sends nothing", async () => {
+    const worker = card("billing", "worker");
+    page.once("dialog", (d) => void d.dismiss());
+    await worker.locator("button.restart").click();
+    await Bun.sleep(500);
+    expect(await worker.locator(".flash").count()).toBe(0);
+    expect(await worker.locator('.state[data-locked="false"]').count()).toBe(1);
+  }, 30_000);
+
+  test("reconnects after the app restarts and shows live data again", async () => {
+    const port = new URL(app.url).port;
+    await app.stop("SIGTERM");
+    await page.waitForSelector('body[data-conn="reconnecting"]', { timeout: 10_000 });
+    app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: LOCK_NS, LISTEN_ADDRESS: `127.0.0.1:${port}` } });
+    await page.waitForSelector('body[data-conn="live"]', { timeout: 30_000 });
+    await card("shop", "web").locator(".pill-complete").waitFor({ timeout: 10_000 });
+  }, 60_000);
+
+  test("works on a phone-sized screen and the page ran under the CSP without errors", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const box = await card("shop", "web").boundingBox();
+    expect(box!.width).toBeLessThanOrEqual(390);
+    expect(consoleErrors.filter((e) => !e.includes("WebSocket"))).toEqual([]);
+  });
+});
