@@ -4,6 +4,7 @@ import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "file" };
 import hxWsJs from "htmx.org/dist/ext/hx-ws.min.js" with { type: "file" };
 import appCss from "../../static/app.css" with { type: "file" };
 import appJs from "../../static/app.js" with { type: "file" };
+import favicon from "../../static/favicon.svg" with { type: "file" };
 import type { Env } from "../config/env.ts";
 import { type ConfigFile, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
@@ -49,6 +50,8 @@ const STATIC: Record<string, { path: string; type: string }> = {
   "/static/hx-ws.min.js": { path: hxWsJs, type: "text/javascript; charset=utf-8" },
   "/static/app.js": { path: appJs, type: "text/javascript; charset=utf-8" },
   "/static/app.css": { path: appCss, type: "text/css; charset=utf-8" },
+  "/static/favicon.svg": { path: favicon, type: "image/svg+xml" },
+  "/favicon.ico": { path: favicon, type: "image/svg+xml" },
 };
 
 const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;

@@ -1,7 +1,5 @@
 // Browser test in real Chromium: the page, a confirmed restart followed live to completion, reconnect after an app restart.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type AppProcess, kubectl, ROOT, startApp, waitRollout } from "../e2e/harness.ts";
@@ -38,8 +36,8 @@ beforeAll(async () => {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), "k8s-restart-app-chromium-"))}`,
     ],
+    // playwright gives each launch a fresh temporary profile (user-data-dir) of its own.
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("console", (m) => {
