@@ -6,10 +6,11 @@ import { loadConfigFile } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { makeRateLimiter } from "./http/ratelimit.ts";
 import { startServer } from "./http/server.ts";
-import { checkAccess } from "./kube/access.ts";
+import { type AccessReport, checkAccess } from "./kube/access.ts";
 import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
-import { makeLeaseLocks } from "./kube/lease.ts";
+import { type LockStore, makeLeaseLocks } from "./kube/lease.ts";
+import { makeMemoryLocks } from "./kube/memlocks.ts";
 import { patchRestart, recordRestartEvent } from "./kube/workloads.ts";
 import { makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
@@ -39,12 +40,30 @@ async function main(): Promise<void> {
   const client = makeKubeClient(kc);
   const metrics = makeMetrics({ version, commit });
   const services = config.services;
-  const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f));
-  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
-  const locks = makeLeaseLocks(client, lockNamespace);
-  const instanceId = `${hostname()}-${process.pid}`;
-  let accessProblems = new Map<string, string[]>();
+
+  // The self-check runs before the watches start: it decides whether locks can live in Leases.
+  let access: AccessReport = { unusable: new Map(), missingLeases: [], missingEvents: [] };
   let accessError = "";
+  try {
+    access = await checkAccess(client, services, lockNamespace);
+  } catch (e) {
+    accessError = String((e as Error).message);
+    log("warn", "permission self-check failed; assuming full permissions", { error: accessError });
+  }
+  for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
+  if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
+  const memLocks = access.missingLeases.length ? makeMemoryLocks() : undefined;
+  if (memLocks) {
+    log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", {
+      lockNamespace,
+      missing: access.missingLeases,
+    });
+  }
+  const locks: LockStore = memLocks ?? makeLeaseLocks(client, lockNamespace);
+  const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
+  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
+  const instanceId = `${hostname()}-${process.pid}`;
+  const accessProblems = access.unusable;
 
   hub.onStatus(
     makeReleaser(
@@ -69,6 +88,8 @@ async function main(): Promise<void> {
       for (const d of view.disconnected()) detail.push(`watch disconnected: ${d}`);
       if (accessError) detail.push(`permission self-check failed: ${accessError}`);
       for (const [id, missing] of accessProblems) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
+      if (memLocks) detail.push(`locks are in-process only: missing ${access.missingLeases.join("; ")}`);
+      if (access.missingEvents.length) detail.push(`cannot create Events in: ${access.missingEvents.join(", ")}`);
       // Missing permissions make services unusable, not the app unready: the rest still works.
       return { ready: view.synced(), detail };
     },
@@ -82,7 +103,9 @@ async function main(): Promise<void> {
           setGeneration: (s, holder, gen) => locks.setGeneration(s, holder, gen),
           release: (s, holder) => locks.release(s, holder),
           patch: (s, at, user) => patchRestart(client, s, { restartedAt: at, user }),
-          recordEvent: (w, s, user, at) => recordRestartEvent(client, w, s, user, at),
+          recordEvent: async (w, s, user, at) => {
+            if (!access.missingEvents.includes(s.namespace)) await recordRestartEvent(client, w, s, user, at);
+          },
           rateLimit: makeRateLimiter(env.rateLimitPerMinute),
           unusable: (s) => accessProblems.get(`${s.kind}/${s.namespace}/${s.name}`)?.join("; "),
           instanceId,
@@ -93,16 +116,6 @@ async function main(): Promise<void> {
       ),
   });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href, services: services.length, lockNamespace, server: client.server, version });
-
-  checkAccess(client, services, lockNamespace)
-    .then((m) => {
-      accessProblems = m;
-      for (const [id, missing] of m) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
-    })
-    .catch((e) => {
-      accessError = String((e as Error).message);
-      log("warn", "permission self-check failed", { error: accessError });
-    });
 
   const started = performance.now();
   view.start().then(() => {

@@ -1,4 +1,9 @@
 // Permission self-check: asks the API server (SelfSubjectAccessReview) whether the app may do what each service needs.
+//
+// Needs come in two tiers. *Required* ones (watch the workload and its pods, patch the workload)
+// are exactly what the original tool's ClusterRole grants for Deployments and StatefulSets: a
+// service missing one of them cannot be restarted. *Optional* ones (Events, Leases) power the
+// new features; without them the app still works as the original did, and says so.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import type { KubeClient } from "./client.ts";
@@ -12,8 +17,8 @@ export interface Need {
   name?: string;
 }
 
-/** What the app needs: per service its workload and pods, events; the Leases in the lock namespace. */
-export function needsOf(s: ServiceKey, lockNamespace: string): Need[] {
+/** Required per service: without these the service cannot be watched or restarted. */
+export function requiredNeeds(s: ServiceKey): Need[] {
   const w = { group: "apps", resource: plural(s.kind), namespace: s.namespace };
   return [
     { verb: "list", ...w },
@@ -21,19 +26,30 @@ export function needsOf(s: ServiceKey, lockNamespace: string): Need[] {
     { verb: "patch", ...w, name: s.name },
     { verb: "list", group: "", resource: "pods", namespace: s.namespace },
     { verb: "watch", group: "", resource: "pods", namespace: s.namespace },
-    { verb: "create", group: "", resource: "events", namespace: s.namespace },
-    { verb: "list", group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace },
-    { verb: "watch", group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace },
-    { verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace },
-    { verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace },
   ];
 }
+
+/** Lease-backed locks (shared across replicas, surviving restarts) need all of these. */
+export function leaseNeeds(lockNamespace: string): Need[] {
+  const l = { group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace };
+  return ["get", "list", "watch", "create", "update"].map((verb) => ({ verb, ...l }));
+}
+
+export const eventNeed = (namespace: string): Need => ({ verb: "create", group: "", resource: "events", namespace });
 
 export const describeNeed = (n: Need) =>
   `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} in namespace ${n.namespace}`;
 
-/** Returns, per service id, the needs the API server says are missing (absent when all are granted). */
-export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<Map<string, string[]>> {
+export interface AccessReport {
+  /** Per service id: required permissions that are missing (the service is unusable). */
+  unusable: Map<string, string[]>;
+  /** Lease permissions that are missing (empty ⇒ Lease locks can be used). */
+  missingLeases: string[];
+  /** Namespaces where Events cannot be recorded. */
+  missingEvents: string[];
+}
+
+export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
   const cache = new Map<string, Promise<boolean>>();
   const allowed = (n: Need) => {
     const k = JSON.stringify(n);
@@ -44,6 +60,8 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
           {
             method: "POST",
             path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            // Start-up waits for this check; an unreachable API server must not hang it.
+            signal: AbortSignal.timeout(10_000),
             body: {
               apiVersion: "authorization.k8s.io/v1",
               kind: "SelfSubjectAccessReview",
@@ -57,14 +75,17 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     }
     return p;
   };
-  const out = new Map<string, string[]>();
-  await Promise.all(
-    services.map(async (s) => {
-      const needs = needsOf(s, lockNamespace);
-      const results = await Promise.all(needs.map(allowed));
-      const missing = needs.filter((_, i) => !results[i]).map(describeNeed);
-      if (missing.length) out.set(serviceId(s), missing);
-    }),
-  );
-  return out;
+  const missing = async (needs: Need[]) => {
+    const ok = await Promise.all(needs.map(allowed));
+    return needs.filter((_, i) => !ok[i]).map(describeNeed);
+  };
+  const unusable = new Map<string, string[]>();
+  const namespaces = [...new Set(services.map((s) => s.namespace))];
+  const [perService, missingLeases, eventResults] = await Promise.all([
+    Promise.all(services.map(async (s) => [serviceId(s), await missing(requiredNeeds(s))] as const)),
+    missing(leaseNeeds(lockNamespace)),
+    Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
+  ]);
+  for (const [id, m] of perService) if (m.length) unusable.set(id, m);
+  return { unusable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
 }

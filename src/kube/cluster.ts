@@ -20,11 +20,18 @@ export interface ClusterView {
   stop(): void;
 }
 
+/** Where lock records come from when they are not Leases watched in the cluster. */
+export interface LockSource {
+  lease(s: ServiceKey): Lease | undefined;
+  onChange(h: (leaseName: string) => void): void;
+}
+
 export function watchCluster(
   client: KubeClient,
   services: ServiceKey[],
   lockNamespace: string,
   log: (msg: string, fields?: Record<string, unknown>) => void,
+  locks?: LockSource,
 ): ClusterView {
   const workloads = new Map<string, WatchCache<Workload>>(); // key kind/ns
   const pods = new Map<string, WatchCache<Pod>>(); // key ns
@@ -33,8 +40,8 @@ export function watchCluster(
     if (!workloads.has(k)) workloads.set(k, new WatchCache<Workload>(client, { path: workloadsPath(s.kind as Kind, s.namespace), log }));
     if (!pods.has(s.namespace)) pods.set(s.namespace, new WatchCache<Pod>(client, { path: podsPath(s.namespace), log }));
   }
-  const leases = new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_LABEL, log });
-  const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), leases] as never;
+  const leases = locks ? undefined : new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_LABEL, log });
+  const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), ...(leases ? [leases] : [])] as never;
   const changeHandlers: ((scope: { namespace?: string; lease?: string }) => void)[] = [];
   const connHandlers: (() => void)[] = [];
 
@@ -43,13 +50,14 @@ export function watchCluster(
     c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
   }
   for (const [ns, c] of pods) c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
-  leases.onChange((_t, l) => changeHandlers.forEach((h) => h({ lease: l.metadata?.name })));
+  leases?.onChange((_t, l) => changeHandlers.forEach((h) => h({ lease: l.metadata?.name })));
+  locks?.onChange((name) => changeHandlers.forEach((h) => h({ lease: name })));
   for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
 
   return {
     workload: (s) => workloads.get(`${s.kind}/${s.namespace}`)?.get(s.namespace, s.name),
     pods: (ns) => pods.get(ns)?.list() ?? [],
-    lease: (s) => leases.get(lockNamespace, leaseName(s)),
+    lease: (s) => (locks ? locks.lease(s) : leases?.get(lockNamespace, leaseName(s))),
     onChange: (h) => void changeHandlers.push(h),
     onConnection: (h) => void connHandlers.push(h),
     synced: () => all.every((c) => c.synced),
