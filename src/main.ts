@@ -16,6 +16,7 @@ import { makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { restartWorkload } from "./restart/restart.ts";
+import { rbacCommand } from "./rbac.ts";
 import { makeStatusHub } from "./status/hub.ts";
 import { commit, version } from "./version.ts";
 
@@ -24,6 +25,10 @@ const SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 async function main(): Promise<void> {
   if (process.argv.includes("--version")) {
     console.log(`k8s-restart-app ${version} (commit ${commit})`);
+    return;
+  }
+  if (process.argv[2] === "rbac") {
+    process.stdout.write(await rbacCommand(process.argv.slice(3), process.env));
     return;
   }
   const env = parseEnv(process.env);
