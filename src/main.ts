@@ -120,7 +120,8 @@ async function main(): Promise<void> {
         req,
       ),
   });
-  log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href, services: services.length, lockNamespace, server: client.server, version });
+  log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
+    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version });
 
   const started = performance.now();
   view.start().then(() => {

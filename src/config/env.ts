@@ -3,6 +3,8 @@
 export interface Env {
   listen: { hostname: string; port: number };
   listenAddress: string;
+  /** Second listener for /metrics, /healthz, /readyz (the original's LISTEN_MONITORING_ADDRESS); null when off. */
+  monitoring: { hostname: string; port: number } | null;
   configFilePath: string;
   kubeConfigPath: string;
   /** Seconds between websocket heartbeats toward clients (the original's poll interval). */
@@ -116,6 +118,9 @@ export function parseEnv(src: Source): Env {
   return {
     listen: parseListenAddress(listenAddress),
     listenAddress,
+    // Later versions of the original served /metrics on :6060 by default; keep that so existing
+    // scrape configs keep working. An explicitly empty value turns the second listener off.
+    monitoring: str(src, "LISTEN_MONITORING_ADDRESS", ":6060") === "" ? null : parseListenAddress(str(src, "LISTEN_MONITORING_ADDRESS", ":6060"), "LISTEN_MONITORING_ADDRESS"),
     configFilePath,
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
     watchIntervalSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),

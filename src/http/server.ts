@@ -85,7 +85,7 @@ function decodeSegment(s: string): string | undefined {
 const isHtmx = (req: Request) => req.headers.get("hx-request") === "true";
 const wantsHtml = (req: Request) => isHtmx(req) || (req.headers.get("accept") ?? "").includes("text/html");
 
-export function startServer(deps: AppDeps): { server: Server<WsData>; shutdown(): Promise<void> } {
+export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring: Server<undefined> | undefined; shutdown(): Promise<void> } {
   const { env, config, hub, metrics } = deps;
   const sockets = new Set<ServerWebSocket<WsData>>();
   const entryOf = (s: ServiceKey) => config.services.find((e) => serviceId(e) === serviceId(s))!;
@@ -304,6 +304,20 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; shutdown()
     },
   });
 
+  // The monitoring listener (LISTEN_MONITORING_ADDRESS) answers only the operational endpoints.
+  const monitoring = env.monitoring
+    ? Bun.serve({
+        hostname: env.monitoring.hostname,
+        port: env.monitoring.port,
+        maxRequestBodySize: 1024,
+        async fetch(req) {
+          const p = new URL(req.url).pathname;
+          if (p === "/metrics" || p === "/healthz" || p === "/readyz") return (await route(req, server as never)) ?? text("not found\n", 404);
+          return text("not found: this listener serves /metrics, /healthz and /readyz only\n", 404);
+        },
+      })
+    : undefined;
+
   hub.onStatus((s: ServiceStatus) => {
     const id = serviceId(s.service);
     if (server.subscriberCount(`json:${id}`) > 0) server.publish(`json:${id}`, JSON.stringify(wireStatus(s)));
@@ -321,9 +335,11 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; shutdown()
 
   return {
     server,
+    monitoring,
     async shutdown() {
       // Stop accepting, then close websockets with 1001 so htmx reconnects to the next instance.
       void server.stop(false);
+      void monitoring?.stop(true);
       for (const ws of sockets) ws.close(1001, "server shutting down");
       await Promise.race([server.stop(true), Bun.sleep(3000)]);
     },

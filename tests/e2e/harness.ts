@@ -98,6 +98,7 @@ export async function startApp(o: StartOptions = {}): Promise<AppProcess> {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/root",
       LISTEN_ADDRESS: "127.0.0.1:0",
+      LISTEN_MONITORING_ADDRESS: "127.0.0.1:0",
       CONFIG_FILE_PATH: cfgPath,
       KUBE_CONFIG_PATH: o.kubeconfig ?? cluster.KUBECONFIG,
       LOCK_NAMESPACE: "k8s-restart-app-e2e",

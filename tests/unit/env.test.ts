@@ -53,6 +53,17 @@ describe("parseEnv defaults", () => {
   });
 });
 
+describe("LISTEN_MONITORING_ADDRESS", () => {
+  test("defaults to :6060 like the original, can be moved or turned off", () => {
+    expect(parseEnv({}).monitoring).toEqual({ hostname: "0.0.0.0", port: 6060 });
+    expect(parseEnv({ LISTEN_MONITORING_ADDRESS: "127.0.0.1:9100" }).monitoring).toEqual({ hostname: "127.0.0.1", port: 9100 });
+    expect(parseEnv({ LISTEN_MONITORING_ADDRESS: "" }).monitoring).toBeNull();
+  });
+  test("a malformed value names the variable", () => {
+    expect(() => parseEnv({ LISTEN_MONITORING_ADDRESS: "6060" })).toThrow(/^LISTEN_MONITORING_ADDRESS: /);
+  });
+});
+
 describe("parseEnv accepted values", () => {
   test.each([
     [":9000", "0.0.0.0", 9000],

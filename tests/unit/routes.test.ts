@@ -51,7 +51,7 @@ afterEach(async () => {
 });
 
 async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<string, string> } = {}) {
-  const env = parseEnv({ LISTEN_ADDRESS: "127.0.0.1:0", ...o.env });
+  const env = parseEnv({ LISTEN_ADDRESS: "127.0.0.1:0", LISTEN_MONITORING_ADDRESS: "", ...o.env });
   const { hub, push } = fakeHub([status(WEB), status(DB), status(AGENT)]);
   const metrics = makeMetrics({ version: "test", commit: "abc123" });
   const restarts: RestartRequest[] = [];
@@ -74,8 +74,24 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const app = startServer(deps);
   running.push(app);
   const base = `http://127.0.0.1:${app.server.port}`;
-  return { base, ws: base.replace("http", "ws"), push, restarts, logs };
+  return { base, ws: base.replace("http", "ws"), push, restarts, logs, app };
 }
+
+describe("monitoring listener (LISTEN_MONITORING_ADDRESS)", () => {
+  test("serves /metrics, /healthz and /readyz only", async () => {
+    const { app } = await start({ env: { LISTEN_MONITORING_ADDRESS: "127.0.0.1:0" } });
+    const mon = `http://127.0.0.1:${app.monitoring!.port}`;
+    expect(await (await fetch(`${mon}/metrics`)).text()).toContain('restart_app_build_info{version="test",commit="abc123"} 1');
+    expect((await fetch(`${mon}/healthz`)).status).toBe(200);
+    expect((await fetch(`${mon}/readyz`)).status).toBe(200);
+    expect((await fetch(`${mon}/`)).status).toBe(404);
+    expect((await fetch(`${mon}${RESTART}`, { method: "POST" })).status).toBe(404);
+  });
+  test("is off when set to an empty value", async () => {
+    const { app } = await start();
+    expect(app.monitoring).toBeUndefined();
+  });
+});
 
 const RESTART = "/api/v1/service/Deployment/shop/web/restart";
 
