@@ -68,6 +68,8 @@ async function main(): Promise<void> {
   const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
   const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
   const instanceId = `${hostname()}-${process.pid}`;
+  // One limiter for the process: it must remember attempts across requests.
+  const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
   const accessProblems = access.unusable;
 
   hub.onStatus(
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
           recordEvent: async (w, s, user, at) => {
             if (!access.missingEvents.includes(s.namespace)) await recordRestartEvent(client, w, s, user, at);
           },
-          rateLimit: makeRateLimiter(env.rateLimitPerMinute),
+          rateLimit,
           unusable: (s) => accessProblems.get(`${s.kind}/${s.namespace}/${s.name}`)?.join("; "),
           instanceId,
           now: () => new Date(),
