@@ -60,15 +60,34 @@ async function settled(app: AppProcess, name: string, at: string, headers: Recor
 }
 
 let seq = 0;
+/** Request ids of every restart POST sent, per app, to check the audit trail is complete. */
+const sent = new Map<AppProcess, string[]>();
 /** POST a restart with a fresh X-Request-Id (returned) so the app's audit line can be found. */
 async function restart(app: AppProcess, name: string, headers: Record<string, string> = {}) {
   const id = `sec-${process.pid}-${++seq}`;
+  sent.set(app, [...(sent.get(app) ?? []), id]);
   const res = await fetch(`${app.url}${restartPath(name)}`, { method: "POST", headers: { "X-Request-Id": id, ...headers } });
   const body = (await res.json().catch(() => ({}))) as any;
   return { res, body, id };
 }
 
-function auditLine(app: AppProcess, requestId: string): Record<string, any> {
+/** Every restart attempt sent to `app` left exactly one audit line, and there are no others. */
+async function auditComplete(app: AppProcess): Promise<void> {
+  const ids = sent.get(app) ?? [];
+  expect(ids.length).toBeGreaterThan(0);
+  for (const id of ids) await auditLine(app, id);
+  const lines = app.entries().filter((e) => e.audit === true);
+  expect(lines.length).toBe(ids.length);
+  for (const l of lines) {
+    expect(Object.keys(l)).toEqual(expect.arrayContaining(["audit", "user", "groups", "source", "service", "outcome", "request_id"]));
+    expect(l.source).toBe("127.0.0.1");
+  }
+}
+
+/** The one audit line of a request; the app writes it before answering, but its stdout reaches us a little later. */
+async function auditLine(app: AppProcess, requestId: string): Promise<Record<string, any>> {
+  const mine = () => app.entries().filter((e) => e.audit === true && e.request_id === requestId);
+  await waitFor(() => mine().length > 0, 5_000, `the audit line of ${requestId}`).catch(() => undefined);
   const lines = app.entries().filter((e) => e.audit === true && e.request_id === requestId);
   expect(lines.length, `audit lines for ${requestId}`).toBe(1);
   return lines[0]!;
@@ -100,10 +119,10 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
     expect(c.res.status).toBe(403);
     expect(c.body.message).toContain("does not match");
     // htmx gets the same refusal as a fragment.
-    const d = await fetch(`${app.url}${restartPath("sec-web")}`, { method: "POST", headers: { Origin: EVIL, "HX-Request": "true" } });
-    expect(d.status).toBe(403);
-    expect(d.headers.get("content-type")).toContain("text/html");
-    for (const r of [a, b, c]) expect(auditLine(app, r.id).outcome).toBe("forbidden");
+    const d = await restart(app, "sec-web", { Origin: EVIL, "HX-Request": "true" });
+    expect(d.res.status).toBe(403);
+    expect(d.res.headers.get("content-type")).toContain("text/html");
+    for (const r of [a, b, c, d]) expect((await auditLine(app, r.id)).outcome).toBe("forbidden");
     expect(await patchesOf("sec-web", since)).toEqual([]);
     expect(await restartedAt("Deployment", NS, "sec-web")).toBe(before);
   });
@@ -160,6 +179,7 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
     expect(api.headers.get("x-content-type-options")).toBe("nosniff");
     expect(api.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
+  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
 });
 
 describe("AUTH_MODE=proxy with per-service rules", () => {
@@ -199,7 +219,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     const r = await restart(app, "sec-team");
     expect(r.res.status).toBe(401);
     expect(r.body.error).toBe("unauthenticated");
-    const line = auditLine(app, r.id);
+    const line = await auditLine(app, r.id);
     expect(line.outcome).toBe("unauthenticated");
     expect(line.user).toBe("");
     // An empty header is no identity either.
@@ -222,7 +242,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     const since = new Date().toISOString();
     const r = await restart(app, "sec-alices", alice);
     expect(r.res.status).toBe(200);
-    const line = auditLine(app, r.id);
+    const line = await auditLine(app, r.id);
     expect(line).toMatchObject({
       audit: true,
       user: "alice",
@@ -261,7 +281,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
       expect(r.res.status, name).toBe(403);
       expect(r.body.error).toBe("forbidden");
       expect(r.body.message).toContain("mallory is not allowed");
-      expect(auditLine(app, r.id)).toMatchObject({ user: "mallory", groups: ["dev", "qa"], outcome: "forbidden", service: { name } });
+      expect(await auditLine(app, r.id)).toMatchObject({ user: "mallory", groups: ["dev", "qa"], outcome: "forbidden", service: { name } });
     }
     // The page shows the button disabled with the reason.
     const page = await (await fetch(`${app.url}/`, { headers: { Accept: "text/html", ...mallory } })).text();
@@ -277,7 +297,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(list.status).toBe(200);
     const r = await restart(app, "sec-team", carol);
     expect(r.res.status).toBe(200);
-    expect(auditLine(app, r.id)).toMatchObject({ user: "carol", groups: ["ops"], outcome: "restarted" });
+    expect(await auditLine(app, r.id)).toMatchObject({ user: "carol", groups: ["ops"], outcome: "restarted" });
     const d = await getJson(["-n", NS, "get", "deployment", "sec-team"]);
     expect(d.spec.template.metadata.annotations["k8s-restart-app.k8scope.io/restartedBy"]).toBe("carol");
     await settled(app, "sec-team", r.body.restarted_at, carol);
@@ -317,7 +337,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     const none = await restart(app, "sec-nonexistent", bob);
     expect(none.res.status).toBe(404);
     expect(r.body.message).toBe(none.body.message.replace("sec-nonexistent", "sec-secret"));
-    expect(auditLine(app, r.id).outcome).toBe("not-found");
+    expect((await auditLine(app, r.id)).outcome).toBe("not-found");
     const direct = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/sec-secret/status`, bob).then(
       (w) => (w.close(), "opened"),
       (e) => String(e),
@@ -325,6 +345,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(direct).toContain("failed to open");
     expect(await patchesOf("sec-secret", since)).toEqual([]);
   }, 60_000);
+  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
 });
 
 describe("AUTH_MODE=token", () => {
@@ -358,7 +379,7 @@ describe("AUTH_MODE=token", () => {
       expect(list.headers.get("www-authenticate")).toContain("Bearer");
       const r = await restart(app, "sec-tok", headers);
       expect(r.res.status, what).toBe(401);
-      expect(auditLine(app, r.id).outcome).toBe("unauthenticated");
+      expect((await auditLine(app, r.id)).outcome).toBe("unauthenticated");
     }
     expect(await patchesOf("sec-tok", since)).toEqual([]);
   });
@@ -368,7 +389,7 @@ describe("AUTH_MODE=token", () => {
     expect((await fetch(`${app.url}/api/v1/service`, { headers: bearer(ursula) })).status).toBe(200);
     const r = await restart(app, "sec-tok", bearer(ursula));
     expect(r.res.status).toBe(403);
-    expect(auditLine(app, r.id)).toMatchObject({ user: "ursula", outcome: "forbidden" });
+    expect(await auditLine(app, r.id)).toMatchObject({ user: "ursula", outcome: "forbidden" });
     expect(await patchesOf("sec-tok", since)).toEqual([]);
   });
 
@@ -378,11 +399,12 @@ describe("AUTH_MODE=token", () => {
     expect((await list.json()).services).toEqual([{ kind: "Deployment", name: "sec-tok", namespace: NS }]);
     const r = await restart(app, "sec-tok", bearer(tina));
     expect(r.res.status).toBe(200);
-    expect(auditLine(app, r.id)).toMatchObject({ user: "tina", groups: ["ops"], outcome: "restarted" });
+    expect(await auditLine(app, r.id)).toMatchObject({ user: "tina", groups: ["ops"], outcome: "restarted" });
     const d = await getJson(["-n", NS, "get", "deployment", "sec-tok"]);
     expect(d.spec.template.metadata.annotations["k8s-restart-app.k8scope.io/restartedBy"]).toBe("tina");
     await settled(app, "sec-tok", r.body.restarted_at, bearer(tina));
   }, 90_000);
+  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
 });
 
 describe("rate limit", () => {
@@ -402,7 +424,7 @@ describe("rate limit", () => {
     const retry = Number(third.res.headers.get("retry-after"));
     expect(retry).toBeGreaterThanOrEqual(1);
     expect(retry).toBeLessThanOrEqual(60);
-    expect(auditLine(app, third.id)).toMatchObject({ user: "ratty", outcome: "rate-limited" });
+    expect(await auditLine(app, third.id)).toMatchObject({ user: "ratty", outcome: "rate-limited" });
     // Another user is not limited by ratty's attempts: sec-rl-2 is still rolling out or done, never 429.
     const other = await restart(app, "sec-rl-2", { "X-Forwarded-User": "other" });
     expect([200, 423]).toContain(other.res.status);
