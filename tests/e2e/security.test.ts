@@ -192,6 +192,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
   const configYaml = [
     "# Top-level defaults apply, field by field, to services that do not set their own.",
     "allowedGroups: [ops]",
+    "viewGroups: [dev, ops]",
     "services:",
     `  - {kind: Deployment, name: sec-team, namespace: ${NS}}`,
     `  - {kind: Deployment, name: sec-alices, namespace: ${NS}, allowedUsers: [alice]}`,
@@ -303,11 +304,15 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     await settled(app, "sec-team", r.body.restarted_at, carol);
   }, 90_000);
 
-  test("a service hidden by viewGroups is absent for bob from the list, both websockets and the page; POST and its status socket answer 404", async () => {
+  test("a service hidden by viewGroups (own or top-level default) is absent for bob from the list, both websockets and the page; POST and its status socket answer 404", async () => {
     const names = async (h: Record<string, string>) => ((await (await fetch(`${app.url}/api/v1/service`, { headers: h })).json()) as any).services.map((s: any) => s.name);
     expect(await names(bob)).toEqual(["sec-team", "sec-alices"]);
-    // Positive control: a member of the group sees it, so its absence above is the rule at work.
-    expect(await names(sam)).toEqual(["sec-team", "sec-alices", "sec-secret"]);
+    // Positive control: a member of the group sees it, so its absence above is the rule at work;
+    // and the top-level viewGroups default hides the others from sam, and everything from eve.
+    expect(await names(sam)).toEqual(["sec-secret"]);
+    const eve = as("eve", "");
+    expect(await names(eve)).toEqual([]);
+    expect(await (await fetch(`${app.url}/`, { headers: { Accept: "text/html", ...eve } })).text()).toContain("No services are configured for you to see.");
 
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`, bob);
     await waitFor(() => ws.messages.length >= 2, 10_000, "bob's status messages");
