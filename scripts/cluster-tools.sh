@@ -6,12 +6,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools="$here/tests/cluster/tools"
 export GOTOOLCHAIN=local
+# --no-build: only report the cached folder (fails if a binary is missing). Callers that merely
+# stop or inspect a cluster use it, so they never trigger a long build or need Go.
+no_build=false
+[ "${1:-}" = --no-build ] && no_build=true
 
-if ! command -v go >/dev/null 2>&1; then
+need_go() {
+  command -v go >/dev/null 2>&1 && return 0
   echo "cluster-tools: Go is required to build the control plane (kube-apiserver, etcd, kwok)." >&2
   echo "cluster-tools: install Go 1.26+ and put it on PATH (e.g. /usr/local/go/bin)." >&2
   exit 1
-fi
+}
 
 ver() { awk -v m="$1" '$1==m {print $2; exit}' "$tools/go.mod"; }
 key="k8s-$(ver k8s.io/kubernetes)_kwok-$(ver sigs.k8s.io/kwok)_etcd-$(ver go.etcd.io/etcd/server/v3)"
@@ -42,6 +47,11 @@ mkdir -p "$bin"
 for c in "${cmds[@]}"; do
   name=${c%% *}; pkg=${c#* }
   if [ -x "$bin/$name" ]; then continue; fi
+  if $no_build; then
+    echo "cluster-tools: $bin/$name is not built yet; run scripts/cluster-tools.sh (or make tools)" >&2
+    exit 1
+  fi
+  need_go
   echo "cluster-tools: building $name ($pkg) into $bin" >&2
   start=$(date +%s)
   # Build to a temp name and rename, so an interrupted build never leaves a half binary cached.
