@@ -121,6 +121,9 @@ async function once(cmd: string[], loaded = false): Promise<Sample> {
     env: {
       PATH: process.env.PATH ?? "",
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
+      // The second listener (/metrics, /healthz, /readyz) on a free port: the default :6060 would
+      // collide with any other instance on this machine.
+      LISTEN_MONITORING_ADDRESS: "127.0.0.1:0",
       CONFIG_FILE_PATH: join(ROOT, "deploy/examples/config.yaml"),
       KUBE_CONFIG_PATH: env.KUBECONFIG,
       LOCK_NAMESPACE: "k8s-restart-app-bench",
