@@ -1,0 +1,279 @@
+// e2e for deploy/: the example overlay renders consistently, passes server-side dry-run, applies under PSA "restricted", and its RBAC grants exactly what the app needs.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { parseEnv } from "../../src/config/env.ts";
+import { parseConfigFile } from "../../src/config/file.ts";
+import { eventNeed, type Need, leaseNeeds, requiredNeeds } from "../../src/kube/access.ts";
+import { CLUSTER_ROLE_RULES, LEASE_RULES } from "../../src/rbac.ts";
+import { cluster, getJson, kubectl, ROOT, waitFor } from "./harness.ts";
+
+const OVERLAY = join(ROOT, "deploy/overlays/example");
+const NS = "k8s-restart-app-deploy";
+const SUFFIX = "-e2e-deploy"; // on the ClusterRole/ClusterRoleBinding names, so they collide with nobody's
+const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] };
+
+type Obj = Record<string, any>;
+const parseDocs = (yaml: string): Obj[] => parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
+const one = (objs: Obj[], kind: string): Obj => {
+  const found = objs.filter((o) => o.kind === kind);
+  if (found.length !== 1) throw new Error(`expected exactly one ${kind}, found ${found.length}`);
+  return found[0]!;
+};
+
+/** Runs kubectl and returns stdout, stderr and the exit code (kubectl prints API warnings on stderr). */
+async function kubectlFull(args: string[], input?: string): Promise<{ out: string; err: string; code: number }> {
+  const p = Bun.spawn([cluster.KUBECTL, "--kubeconfig", cluster.KUBECONFIG, ...args], {
+    stdin: input !== undefined ? new Blob([input]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { out, err, code };
+}
+
+/** The example overlay moved into NS by one more kustomize layer, as a user would re-home it. */
+async function renderInto(namespace: string): Promise<Obj[]> {
+  const dir = mkdtempSync(join(tmpdir(), "k8s-restart-app-deploy-kustomize-"));
+  writeFileSync(
+    join(dir, "kustomization.yaml"),
+    `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ${relative(dir, OVERLAY)}
+transformers:
+  - |-
+    apiVersion: builtin
+    kind: NamespaceTransformer
+    metadata: {name: namespace, namespace: ${namespace}}
+    setRoleBindingSubjects: allServiceAccounts
+    fieldSpecs: [{path: metadata/namespace, create: true}, {path: metadata/name, kind: Namespace, create: true}]
+  - |-
+    apiVersion: builtin
+    kind: PrefixSuffixTransformer
+    metadata: {name: cluster-scoped-suffix}
+    suffix: ${SUFFIX}
+    fieldSpecs: [{path: metadata/name, kind: ClusterRole}, {path: metadata/name, kind: ClusterRoleBinding}]
+`,
+  );
+  try {
+    return parseDocs(await kubectl(["kustomize", dir]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const toStream = (objs: Obj[]) => objs.map((o) => JSON.stringify(o)).join("\n");
+const sortRules = (rules: Obj[]) => rules.map((r) => JSON.stringify({ ...r, verbs: [...r.verbs].sort() })).sort();
+
+let rendered: Obj[] = []; // deploy/overlays/example exactly as kubectl kustomize renders it
+let moved: Obj[] = []; // the same, re-homed into NS
+
+async function deleteOurs(objs: Obj[]): Promise<void> {
+  for (const o of objs.filter((o) => o.kind.startsWith("Cluster"))) {
+    await kubectl(["delete", o.kind.toLowerCase(), o.metadata.name, "--ignore-not-found"], { allowFail: true });
+  }
+}
+
+beforeAll(async () => {
+  rendered = parseDocs(await kubectl(["kustomize", OVERLAY]));
+  moved = await renderInto(NS);
+  // A fresh namespace every run; a previous run's may still be terminating.
+  await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+  await deleteOurs(moved);
+}, 180_000);
+
+afterAll(async () => {
+  await deleteOurs(moved);
+  await kubectl(["delete", "namespace", NS, "--wait=false", "--ignore-not-found"], { allowFail: true });
+});
+
+describe("kubectl kustomize deploy/overlays/example", () => {
+  test("renders one of each object, all in the overlay's namespace", () => {
+    expect(rendered.map((o) => o.kind).sort()).toEqual(
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+    );
+    const ns = one(rendered, "Namespace").metadata.name;
+    for (const o of rendered.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind))) {
+      expect(`${o.kind} ${o.metadata.namespace}`).toBe(`${o.kind} ${ns}`);
+    }
+  });
+
+  test("the namespace enforces Pod Security 'restricted'", () => {
+    expect(one(rendered, "Namespace").metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "restricted" });
+  });
+
+  test("both bindings name the app's ServiceAccount in its own namespace, also after re-homing", () => {
+    for (const objs of [rendered, moved]) {
+      const sa = one(objs, "ServiceAccount");
+      for (const kind of ["ClusterRoleBinding", "RoleBinding"]) {
+        expect(one(objs, kind).subjects).toEqual([{ kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+      }
+      expect(one(objs, "ClusterRoleBinding").roleRef.name).toBe(one(objs, "ClusterRole").metadata.name);
+      expect(one(objs, "RoleBinding").roleRef.name).toBe(one(objs, "Role").metadata.name);
+      expect(one(objs, "Deployment").spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+    }
+    expect(one(moved, "ServiceAccount").metadata.namespace).toBe(NS);
+    expect(one(moved, "Namespace").metadata.name).toBe(NS);
+  });
+
+  test("RBAC rules are the app's own (src/rbac.ts) plus the self-check's SelfSubjectAccessReview", () => {
+    expect(sortRules(one(rendered, "ClusterRole").rules)).toEqual(sortRules([...CLUSTER_ROLE_RULES, SSAR_RULE]));
+    expect(sortRules(one(rendered, "Role").rules)).toEqual(sortRules(LEASE_RULES));
+  });
+
+  test("the ConfigMap is a valid config listing exactly the sample workloads of deploy/examples", () => {
+    const cm = one(rendered, "ConfigMap");
+    const cfg = parseConfigFile(parseYaml(cm.data["config.yaml"]), "ConfigMap config.yaml");
+    const examples = parseConfigFile(parseYaml(readFileSync(join(ROOT, "deploy/examples/config.yaml"), "utf8")), "deploy/examples/config.yaml");
+    expect(cfg.services).toEqual(examples.services);
+  });
+
+  test("the Deployment's environment parses, and its ports, config mount and Service agree with it", () => {
+    const dep = one(rendered, "Deployment");
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    const src: Record<string, string> = {};
+    for (const e of c.env) src[e.name] = e.value ?? (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace" ? dep.metadata.namespace : "?");
+    const env = parseEnv(src); // throws naming the variable on a bad value
+    expect(env.kubeConfigPath).toBe(""); // in-cluster config
+    expect(env.lockNamespace).toBe(dep.metadata.namespace); // where the Lease Role is
+    const port = (name: string) => c.ports.find((p: Obj) => p.name === name)?.containerPort;
+    expect(port("http")).toBe(env.listen.port);
+    expect(port("monitoring")).toBe(env.monitoring?.port);
+    const mount = c.volumeMounts.find((m: Obj) => env.configFilePath.startsWith(`${m.mountPath}/`));
+    expect(mount?.readOnly).toBe(true);
+    const volume = pod.volumes.find((v: Obj) => v.name === mount.name);
+    expect(volume.configMap.name).toBe(one(rendered, "ConfigMap").metadata.name);
+    expect(one(rendered, "ConfigMap").data[env.configFilePath.slice(mount.mountPath.length + 1)]).toBeDefined();
+    const svc = one(rendered, "Service");
+    expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+    expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+  });
+
+  test("the image is the project's, tagged with package.json's version", () => {
+    const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+    expect(one(rendered, "Deployment").spec.template.spec.containers[0].image).toBe(`ghcr.io/k8scope/k8s-restart-app:${version}`);
+  });
+});
+
+/** The hardening deploy/base promises, checked on the Deployment as the API server stored it. */
+function expectHardened(dep: Obj): void {
+  const pod = dep.spec.template.spec;
+  expect(pod.automountServiceAccountToken).toBe(true);
+  expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } });
+  expect(pod.containers).toHaveLength(1);
+  const c = pod.containers[0];
+  expect(c.securityContext).toMatchObject({
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+  });
+  expect(c.securityContext.capabilities.add).toBeUndefined();
+  expect(c.securityContext.privileged).not.toBe(true);
+  expect(c.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
+  expect(c.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
+  for (const k of ["cpu", "memory"]) {
+    expect(c.resources.requests[k]).toBeDefined();
+    expect(c.resources.limits[k]).toBeDefined();
+  }
+  expect(c.resources).toEqual({ requests: { cpu: "25m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
+}
+
+describe("applied to the real control plane, re-homed into a fresh namespace", () => {
+  test("server-side dry-run accepts every object without a warning (Pod Security included)", async () => {
+    // Namespaced objects can only be dry-run in an existing namespace: create just the Namespace.
+    await kubectl(["apply", "--server-side", "-f", "-"], { input: JSON.stringify(one(moved, "Namespace")) });
+    const r = await kubectlFull(["apply", "--server-side", "--dry-run=server", "-f", "-"], toStream(moved));
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    for (const o of moved) {
+      expect(r.out).toMatch(new RegExp(`^${o.kind.toLowerCase()}(\\.[a-z0-9.]+)?/${o.metadata.name} serverside-applied \\(server dry run\\)$`, "m"));
+    }
+    // A dry run persists nothing.
+    expect((await kubectl(["-n", NS, "get", "deployment", "--ignore-not-found", "-o", "name"])).trim()).toBe("");
+  });
+
+  test("... and the same dry-run does warn about a loosened pod (the check above can fail)", async () => {
+    const loose = structuredClone(one(moved, "Deployment"));
+    loose.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true;
+    loose.spec.template.spec.containers[0].securityContext.capabilities = { add: ["NET_ADMIN"] };
+    const r = await kubectlFull(["apply", "--server-side", "--dry-run=server", "-f", "-"], JSON.stringify(loose));
+    expect(r.err).toContain('would violate PodSecurity "restricted');
+    expect(r.err).toContain("allowPrivilegeEscalation");
+  });
+
+  test("a real server-side apply creates everything, hardened as promised", async () => {
+    const r = await kubectlFull(["apply", "--server-side", "-f", "-"], toStream(moved));
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    for (const o of moved) {
+      const got = await getJson([...(o.metadata.namespace ? ["-n", o.metadata.namespace] : []), "get", o.kind.toLowerCase(), o.metadata.name]);
+      expect(got.metadata.uid).toBeDefined();
+    }
+    expectHardened(await getJson(["-n", NS, "get", "deployment", one(moved, "Deployment").metadata.name]));
+  });
+
+  test("the ReplicaSet's pods pass Pod Security admission (pod objects exist, no FailedCreate)", async () => {
+    const selector = Object.entries(one(moved, "Deployment").spec.selector.matchLabels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    await waitFor(async () => (await getJson(["-n", NS, "get", "pods", "-l", selector])).items.length > 0, 60_000, "a pod of the app", 500);
+    const events = (await getJson(["-n", NS, "get", "events"])).items as Obj[];
+    expect(events.filter((e) => e.reason === "FailedCreate").map((e) => e.message)).toEqual([]);
+  });
+
+  const as = () => `--as=system:serviceaccount:${NS}:${one(moved, "ServiceAccount").metadata.name}`;
+  /** `verb resource[/name]`, "-n ns", optional subresource → "… : yes|no". (`deployments/scale` would mean the object named scale.) */
+  const canI = async (verb: string, resource: string, ns?: string, subresource?: string): Promise<string> => {
+    const args = ["auth", "can-i", verb, resource, ...(ns ? ["-n", ns] : []), ...(subresource ? [`--subresource=${subresource}`] : []), as()];
+    const r = await kubectlFull(args);
+    const answer = r.out.trim();
+    if (answer !== "yes" && answer !== "no") throw new Error(`kubectl ${args.join(" ")}: ${r.err}`);
+    return `${verb} ${resource}${subresource ? `/${subresource}` : ""}${ns ? ` -n ${ns}` : ""}: ${answer}`;
+  };
+  const resourceOf = (n: Need) => `${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""}`;
+
+  test("the ServiceAccount may do everything the app's self-check asks for (src/kube/access.ts)", async () => {
+    const services = parseConfigFile(parseYaml(one(moved, "ConfigMap").data["config.yaml"]), "config.yaml").services;
+    const needs = [...services.flatMap((s) => [...requiredNeeds(s), eventNeed(s.namespace)]), ...leaseNeeds(NS)];
+    const keys = [...new Set(needs.map((n) => JSON.stringify([n.verb, resourceOf(n), n.namespace])))].map((k) => JSON.parse(k) as [string, string, string]);
+    const answers = await Promise.all([...keys.map(([v, r, ns]) => canI(v, r, ns)), canI("create", "selfsubjectaccessreviews.authorization.k8s.io")]);
+    expect(answers.filter((a) => !a.endsWith(": yes"))).toEqual([]);
+    expect(answers.length).toBeGreaterThan(20);
+  });
+
+  test("... and nothing it does not need", async () => {
+    const denied: [string, string, string?, string?][] = [
+      ["delete", "deployments.apps", "shop"],
+      ["create", "deployments.apps", "shop"],
+      ["update", "deployments.apps/web", "shop"], // a PUT could replace the whole spec
+      ["patch", "deployments.apps", "shop", "scale"],
+      ["update", "deployments.apps", "shop", "status"],
+      ["delete", "statefulsets.apps", "shop"],
+      ["delete", "daemonsets.apps", "billing"],
+      ["get", "secrets", "shop"],
+      ["list", "secrets", NS],
+      ["get", "configmaps", "shop"],
+      ["create", "pods", "shop"],
+      ["delete", "pods", "shop"],
+      ["create", "pods", "shop", "exec"],
+      ["patch", "pods", "shop"],
+      ["delete", "leases.coordination.k8s.io", NS],
+      ["create", "leases.coordination.k8s.io", "shop"], // locks only in the app's own namespace
+      ["update", "leases.coordination.k8s.io", "kube-system"],
+      ["patch", "nodes"],
+      ["escalate", "clusterroles.rbac.authorization.k8s.io"],
+      ["bind", "clusterroles.rbac.authorization.k8s.io"],
+      ["create", "rolebindings.rbac.authorization.k8s.io", NS],
+      ["impersonate", "users"],
+      ["create", "serviceaccounts", NS, "token"],
+    ];
+    const answers = await Promise.all(denied.map(([v, r, ns, sub]) => canI(v, r, ns, sub)));
+    expect(answers.filter((a) => !a.endsWith(": no"))).toEqual([]);
+  });
+});
