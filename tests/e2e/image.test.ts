@@ -126,7 +126,9 @@ function makeRootfs(name: string, extra: Record<string, string | Buffer>): Rootf
 /** Starts the binary inside `root` through the harness (APP_BIN = a wrapper that chroots as 65532:65532). */
 async function startInRoot(root: Rootfs, env: Record<string, string>): Promise<AppProcess> {
   const chroot = Bun.which("chroot") ?? "/usr/sbin/chroot";
-  const wrapper = join(mkdtempSync(join(tmpdir(), "k8s-restart-app-chroot-")), "run");
+  const wrapperDir = mkdtempSync(join(tmpdir(), "k8s-restart-app-chroot-"));
+  scratch.push(wrapperDir);
+  const wrapper = join(wrapperDir, "run");
   writeFileSync(wrapper, `#!/bin/sh\nexec ${chroot} --userspec=65532:65532 ${root.dir} /k8s-restart-app "$@"\n`, { mode: 0o755 });
   const before = process.env.APP_BIN;
   process.env.APP_BIN = wrapper;
@@ -190,6 +192,8 @@ const targetDeployment = {
 };
 
 let rbacObjects: Record<string, any>[] = [];
+/** Temporary directories outside the roots, removed at the end. */
+const scratch: string[] = [];
 
 beforeAll(async () => {
   ensureBinary();
@@ -208,6 +212,7 @@ afterAll(async () => {
     await kubectl(["delete", o.kind.toLowerCase(), o.metadata.name, "--ignore-not-found"], { allowFail: true });
   }
   await kubectl(["delete", "namespace", NS, "--wait=false", "--ignore-not-found"], { allowFail: true });
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
 describe("the binary alone", () => {
