@@ -66,7 +66,8 @@ transformers:
 }
 
 const toStream = (objs: Obj[]) => objs.map((o) => JSON.stringify(o)).join("\n");
-const sortRules = (rules: Obj[]) => rules.map((r) => JSON.stringify({ ...r, verbs: [...r.verbs].sort() })).sort();
+/** Rules as a sorted set of canonical strings (verb order and duplicates do not matter). */
+const sortRules = (rules: Obj[]) => [...new Set(rules.map((r) => JSON.stringify({ ...r, verbs: [...r.verbs].sort() })))].sort();
 
 let rendered: Obj[] = []; // deploy/overlays/example exactly as kubectl kustomize renders it
 let moved: Obj[] = []; // the same, re-homed into NS
