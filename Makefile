@@ -2,7 +2,43 @@
 # from source by scripts/cluster-tools.sh, fake nodes by kwok); see scripts/cluster.sh.
 SHELL := /bin/bash
 
-.PHONY: tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
+.PHONY: demo test test-unit test-e2e test-browser deps build bench help \
+	tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
+
+BUN := node_modules/.bin/bun
+# make demo: where the app listens (LISTEN_ADDRESS syntax).
+DEMO_LISTEN ?= :8080
+
+demo: deps tools cluster-up cluster-workloads ## the app against the local control plane with sample workloads
+	@echo "demo: open http://localhost:$(lastword $(subst :, ,$(DEMO_LISTEN)))/  (Ctrl-C stops the app; make cluster-down stops the cluster)"
+	KUBE_CONFIG_PATH=.cluster/kubeconfig CONFIG_FILE_PATH=deploy/examples/config.yaml LISTEN_ADDRESS=$(DEMO_LISTEN) \
+		LOCK_NAMESPACE=default $(BUN) run src/main.ts
+
+test: ## every suite (unit, e2e, browser) against the local control plane; ends with "N passed, N failed"
+	scripts/deps.sh --browser
+	scripts/test.sh
+
+test-unit: deps ## unit tests only
+	SUITES=unit scripts/test.sh
+
+test-e2e: deps ## e2e tests only (starts the control plane if needed)
+	SUITES=e2e scripts/test.sh
+
+test-browser: ## browser tests in Chromium only
+	scripts/deps.sh --browser
+	SUITES=browser scripts/test.sh
+
+deps: ## npm packages (Bun included) and Debian packages the tests need
+	scripts/deps.sh
+
+build: deps ## compile dist/k8s-restart-app (one binary; templates and static assets embedded)
+	scripts/build.sh
+
+bench: deps build ## benchmarks against the local control plane (prints tables, writes bench/results/)
+	$(BUN) bench/run.ts
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 tools: ## build (once) and cache the control-plane binaries
 	scripts/cluster-tools.sh
