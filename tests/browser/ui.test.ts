@@ -2,17 +2,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type AppProcess, kubectl, ROOT, startApp, waitRollout } from "../e2e/harness.ts";
+import { type AppProcess, kubectl, ROOT, SAMPLE_SERVICES as SERVICES, startApp, waitRollout } from "../e2e/harness.ts";
 
 const LOCK_NS = "k8s-restart-app-ui";
-const SERVICES = [
-  { kind: "Deployment", name: "web", namespace: "shop" },
-  { kind: "Deployment", name: "frozen", namespace: "shop" },
-  { kind: "StatefulSet", name: "db", namespace: "shop" },
-  { kind: "DaemonSet", name: "agent", namespace: "shop" },
-  { kind: "Deployment", name: "worker", namespace: "billing" },
-  { kind: "StatefulSet", name: "ledger", namespace: "billing" },
-];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let browser: Browser;

@@ -36,6 +36,16 @@ export function clusterEnv(): ClusterEnv {
 
 export const cluster = clusterEnv();
 
+/** The sample workloads of deploy/examples/workloads.yaml that the suites restart (api is left alone). */
+export const SAMPLE_SERVICES = [
+  { kind: "Deployment", name: "web", namespace: "shop" },
+  { kind: "Deployment", name: "frozen", namespace: "shop" },
+  { kind: "StatefulSet", name: "db", namespace: "shop" },
+  { kind: "DaemonSet", name: "agent", namespace: "shop" },
+  { kind: "Deployment", name: "worker", namespace: "billing" },
+  { kind: "StatefulSet", name: "ledger", namespace: "billing" },
+];
+
 /** Runs the project's kubectl (the one built with the control plane) against the admin kubeconfig. */
 export async function kubectl(args: string[], opts: { input?: string; kubeconfig?: string; allowFail?: boolean } = {}): Promise<string> {
   const p = Bun.spawn([cluster.KUBECTL, "--kubeconfig", opts.kubeconfig ?? cluster.KUBECONFIG, ...args], {

@@ -1,16 +1,8 @@
 // e2e against the real control plane: wire shapes, status codes, the annotation, locks, concurrency, metrics.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, SAMPLE_SERVICES as SERVICES, startApp, waitFor, waitRollout } from "./harness.ts";
 
 const LOCK_NS = "k8s-restart-app-e2e";
-const SERVICES = [
-  { kind: "Deployment", name: "web", namespace: "shop" },
-  { kind: "Deployment", name: "frozen", namespace: "shop" },
-  { kind: "StatefulSet", name: "db", namespace: "shop" },
-  { kind: "DaemonSet", name: "agent", namespace: "shop" },
-  { kind: "Deployment", name: "worker", namespace: "billing" },
-  { kind: "StatefulSet", name: "ledger", namespace: "billing" },
-];
 
 let app: AppProcess;
 
