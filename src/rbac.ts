@@ -39,6 +39,9 @@ export const CLUSTER_ROLE_RULES: PolicyRule[] = [
   { apiGroups: ["apps"], resources: KINDS.map(plural), verbs: ["get", "list", "watch", "patch"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  // The start-up self-check; default clusters grant it to every authenticated user already
+  // (system:basic-user), hardened ones may not.
+  { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] },
 ];
 
 /** What the services of one namespace need there; `services` must all be in that namespace. */
