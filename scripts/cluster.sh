@@ -53,6 +53,10 @@ kwokctl() { command kwokctl --config "$root/tests/cluster/kwokctl.yaml" "$@" 9>&
 
 created() { [ -f "$cdir/kwok.yaml" ]; }
 
+# kill -0 also succeeds for a zombie, and a crashed daemon stays a zombie until its (re)parent
+# reaps it, which some sandboxes' PID 1 does late; only a non-zombie process counts as alive.
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
+
 # Healthy means the apiserver answers /readyz through the admin kubeconfig (so TLS + client cert
 # work) and every component process recorded by kwokctl is alive.
 healthy() {
@@ -60,7 +64,7 @@ healthy() {
   k get --raw=/readyz --request-timeout=5s >/dev/null 2>&1 || return 1
   local c
   for c in $components; do
-    [ -f "$cdir/pids/$c.pid" ] && kill -0 "$(cat "$cdir/pids/$c.pid")" 2>/dev/null || return 1
+    [ -f "$cdir/pids/$c.pid" ] && alive "$(cat "$cdir/pids/$c.pid")" || return 1
   done
 }
 
@@ -69,20 +73,18 @@ healthy() {
 leftovers() { pgrep -f -- "$cdir/" || true; }
 
 write_env() {
-  local server ca cert key
-  kwokctl get kubeconfig --name "$name" >"$kubeconfig.tmp"
+  local server ca="$cdir/pki/ca.crt" cert="$cdir/pki/admin.crt" key="$cdir/pki/admin.key"
+  # umask first: the kubeconfig carries the admin key and must never exist world-readable.
+  (umask 077 && kwokctl get kubeconfig --name "$name" >"$kubeconfig.tmp")
   mv "$kubeconfig.tmp" "$kubeconfig"
-  chmod 600 "$kubeconfig"
   server=$(k config view --raw -o jsonpath='{.clusters[0].cluster.server}')
-  ca=$(k config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority}')
-  cert=$(k config view --raw -o jsonpath='{.users[0].user.client-certificate}')
-  key=$(k config view --raw -o jsonpath='{.users[0].user.client-key}')
-  # kwokctl normally references the PKI files by path; fall back to its known layout if it ever
-  # inlines them, so the *_FILE variables always name real files.
-  [ -n "$ca" ] || ca="$cdir/pki/ca.crt"
-  [ -n "$cert" ] || cert="$cdir/pki/admin.crt"
-  [ -n "$key" ] || key="$cdir/pki/admin.key"
-  for f in "$ca" "$cert" "$key"; do [ -f "$f" ] || die "expected PKI file $f is missing"; done
+  # `kwokctl get kubeconfig` inlines the certificates; tests that need files get kwokctl's PKI
+  # files, after checking they are the very certificates the kubeconfig carries.
+  [ "$(k config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d)" = "$(cat "$ca")" ] ||
+    die "$ca does not match the CA in the kubeconfig"
+  [ "$(k config view --raw -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d)" = "$(cat "$cert")" ] ||
+    die "$cert does not match the client certificate in the kubeconfig"
+  [ -f "$key" ] || die "$key is missing"
   # Stable, short paths for humans and tests; the real files stay where kwokctl manages them.
   ln -sfn "$cdir/logs/audit.log" "$state/audit.log"
   ln -sfn "$cdir/pki" "$state/pki"
@@ -113,6 +115,12 @@ wait_nodes() {
   done
   k wait --for=condition=Ready node --all --timeout=120s >/dev/null ||
     die "nodes did not become Ready: $(k get nodes 2>&1)"
+  # A node lease per node proves kwok-controller is managing the nodes (Ready alone may be stale).
+  for i in $(seq 1 60); do
+    [ "$(k -n kube-node-lease get lease --no-headers 2>/dev/null | wc -l)" -ge "$nodes" ] && return 0
+    sleep 1
+  done
+  die "kwok-controller did not take the nodes over (no node leases); logs in $cdir/logs"
 }
 
 cmd_up() {
@@ -123,11 +131,14 @@ cmd_up() {
     write_env
     return 0
   fi
-  local start=$SECONDS kube_version
+  local start=$SECONDS kube_version restarted=false
   if created; then
-    # Stopped (reboot, killed processes) but its etcd data and PKI are intact: restart it in place.
-    # `start` skips components that are still running.
-    log "starting existing cluster $name"
+    restarted=true
+    # Stopped or partly crashed (reboot, killed processes) but its etcd data and PKI are intact:
+    # restart it in place. Stop first: `start` skips every component whose pid is still "running",
+    # which includes zombies and controllers that will exit anyway once they lose the apiserver.
+    log "restarting existing cluster $name"
+    kwokctl stop cluster --name "$name"
     kwokctl start cluster --name "$name"
   else
     # kwokctl defaults its Kubernetes version to the one it was released with; tell it the real
@@ -156,11 +167,18 @@ cmd_up() {
   # /readyz rather than /version: readyz waits for RBAC bootstrap roles, which ServiceAccount and
   # client-cert tests depend on.
   local i
-  for i in $(seq 1 120); do
+  for i in $(seq 1 60); do
     k get --raw=/readyz --request-timeout=5s >/dev/null 2>&1 && break
-    [ "$i" = 120 ] && die "apiserver not ready after 120s; logs in $cdir/logs"
+    [ "$i" = 60 ] && die "apiserver not ready after 60s; logs in $cdir/logs"
     sleep 1
   done
+  if $restarted; then
+    # kwok-controller takes a new random identity on every start and leaves nodes alone while
+    # their leases are held by the previous identity (up to 40s, see tests/cluster/kwokctl.yaml),
+    # so new pods would stay Pending meanwhile. All leases in kube-node-lease belong to kwok's
+    # fake nodes: drop them so the new controller takes the nodes over at its next renewal (10s).
+    k -n kube-node-lease delete lease --all --wait=false >/dev/null
+  fi
   # scale is declarative (sets the count of kwok-managed nodes), so it is safe on restarts too.
   kwokctl scale node --name "$name" --replicas "$nodes" >/dev/null
   wait_nodes
@@ -208,23 +226,21 @@ cmd_status() {
   return 1
 }
 
-# Applies the sample workloads and waits until every rollout finished (frozen is paused on purpose
-# and never rolls out, so it is only checked for existence).
+# Applies the sample workloads and waits until each of their rollouts finished. Only objects of
+# the manifest are waited for (tests may add others to the same namespaces), and paused ones
+# (frozen) are skipped: a paused Deployment never rolls out, by design.
 cmd_workloads() {
   use_tools nobuild
   healthy || die "cluster is not running (run: make cluster-up)"
   k apply -f "$workloads" >&2
-  local ns kind obj
-  for ns in shop billing; do
-    for kind in deployment statefulset daemonset; do
-      for obj in $(k -n "$ns" get "$kind" -o name); do
-        [ "$obj" = deployment.apps/frozen ] && continue
-        k -n "$ns" rollout status "$obj" --timeout=120s >&2 ||
-          die "rollout of $ns/$obj did not complete: $(k -n "$ns" get "$obj" -o wide 2>&1)"
-      done
-    done
-  done
-  k -n shop get deployment frozen >/dev/null
+  local kind ns obj paused
+  while read -r kind ns obj paused; do
+    case $kind in Deployment | StatefulSet | DaemonSet) ;; *) continue ;; esac
+    [ "$paused" = true ] && continue
+    k -n "$ns" rollout status "$kind/$obj" --timeout=120s >&2 ||
+      die "rollout of $ns/$kind/$obj did not complete: $(k -n "$ns" get "$kind/$obj" -o wide 2>&1)"
+  done < <(k get -f "$workloads" --no-headers \
+    -o custom-columns=KIND:.kind,NS:.metadata.namespace,NAME:.metadata.name,PAUSED:.spec.paused)
   log "workloads ready"
 }
 

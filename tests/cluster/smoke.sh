@@ -64,23 +64,26 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_FILE" "$APISERVER/ap
 done_step
 
 step "ServiceAccount token authenticates and is authorized by RBAC"
-kubectl create namespace smoke-sa --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n smoke-sa create serviceaccount probe --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-token=$(kubectl -n smoke-sa create token probe --duration=10m) || fail "kubectl create token failed"
+# A fresh namespace per run: the previous run's one may still be terminating.
+sa_ns=smoke-sa-$(date +%s)-$$
+kubectl create namespace "$sa_ns" >/dev/null
+kubectl -n "$sa_ns" create serviceaccount probe >/dev/null
+token=$(kubectl -n "$sa_ns" create token probe --duration=10m) || fail "kubectl create token failed"
 who=$(curl -sf --cacert "$CA_FILE" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -X POST "$APISERVER/apis/authentication.k8s.io/v1/selfsubjectreviews" \
   -d '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}') || fail "token did not authenticate"
-echo "$who" | grep -q '"system:serviceaccount:smoke-sa:probe"' || fail "unexpected identity: $who"
+echo "$who" | grep -q "\"system:serviceaccount:$sa_ns:probe\"" || fail "unexpected identity: $who"
 # No RoleBinding yet, so listing deployments must be forbidden; this proves RBAC is enforced.
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_FILE" -H "Authorization: Bearer $token" \
   "$APISERVER/apis/apps/v1/namespaces/shop/deployments")
 [ "$code" = 403 ] || fail "unbound ServiceAccount got $code listing deployments, expected 403"
-kubectl delete namespace smoke-sa --wait=false >/dev/null
+kubectl delete namespace "$sa_ns" --wait=false >/dev/null
 done_step
 
 step "audit log records the restarts"
 [ -s "$AUDIT_LOG" ] || fail "audit log $AUDIT_LOG is empty or missing"
-grep '"verb":"patch"' "$AUDIT_LOG" | grep -q '"resource":"deployments".*"name":"web"' ||
+# One grep, not a pipeline: `grep | grep -q` fails under pipefail when -q exits early (SIGPIPE).
+grep -q '"verb":"patch".*"objectRef":{"resource":"deployments","namespace":"shop","name":"web"' "$AUDIT_LOG" ||
   fail "no audit entry for the patch of shop/web in $AUDIT_LOG"
 ! grep -q '"stage":"RequestReceived"' "$AUDIT_LOG" || fail "RequestReceived stage is not omitted"
 done_step
