@@ -1,0 +1,110 @@
+// e2e: the API server connection drops (a TCP relay in front of the real apiserver is cut) — watches recover, the UI marks stale data.
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Socket, TCPSocketListener } from "bun";
+import { readFileSync } from "node:fs";
+import { cluster, kubectl, openStatus, startApp, tempDir, waitFor, writeFile } from "./harness.ts";
+
+const NS = "k8s-restart-app-reconnect";
+const target = new URL(cluster.APISERVER);
+
+/** A byte relay to the apiserver (TLS passes through untouched) that the test can cut and restore. */
+function relay(port = 0) {
+  const open = new Set<Socket<{ peer?: Socket<unknown>; buf: Uint8Array[] }>>();
+  const listener: TCPSocketListener<{ peer?: Socket<unknown>; buf: Uint8Array[] }> = Bun.listen({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      async open(client) {
+        client.data = { buf: [] };
+        open.add(client);
+        const upstream = await Bun.connect({
+          hostname: target.hostname,
+          port: Number(target.port),
+          socket: {
+            data: (_s, d) => void client.write(d),
+            close: () => client.end(),
+            error: () => client.end(),
+          },
+        });
+        client.data.peer = upstream as never;
+        for (const b of client.data.buf) upstream.write(b);
+      },
+      data(client, d) {
+        if (client.data.peer) client.data.peer.write(d);
+        else client.data.buf.push(new Uint8Array(d));
+      },
+      close(client) {
+        open.delete(client);
+        client.data.peer?.end();
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    cut() {
+      listener.stop(true);
+      for (const s of open) {
+        s.data.peer?.end();
+        s.end();
+      }
+      open.clear();
+    },
+  };
+}
+
+let r = relay();
+afterAll(() => r.cut());
+
+describe("losing the API server", () => {
+  test("watches reconnect by themselves; meanwhile the page is told its data is stale; changes made meanwhile arrive", async () => {
+    await kubectl(["create", "namespace", NS], { allowFail: true });
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
+    const kubeconfig = writeFile(
+      tempDir(),
+      "kubeconfig",
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${r.port}`, "certificate-authority-data": readFileSync(cluster.CA_FILE).toString("base64") } }],
+        users: [
+          {
+            name: "u",
+            user: {
+              "client-certificate-data": readFileSync(cluster.CLIENT_CERT_FILE).toString("base64"),
+              "client-key-data": readFileSync(cluster.CLIENT_KEY_FILE).toString("base64"),
+            },
+          },
+        ],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      }),
+    );
+    const app = await startApp({ kubeconfig, services: [{ kind: "Deployment", name: "api", namespace: "shop" }], env: { LOCK_NAMESPACE: NS } });
+    const html = await openStatus(`${app.wsUrl}/ui/status`);
+    const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    const first = JSON.parse(await json.until(() => true));
+    const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+    expect(await metric()).toBe("1");
+
+    r.cut();
+    const staleAt = html.messages.length;
+    await html.until((m) => m.includes('class="banner banner-stale"'), 20_000, "stale banner", staleAt);
+    expect(await metric()).toBe("0");
+    expect(await (await fetch(`${app.url}/readyz`)).text()).toContain("watch disconnected");
+
+    // A change the app cannot see while cut off…
+    const from = json.messages.length;
+    await kubectl(["-n", "shop", "annotate", "deployment", "api", `example.com/outage-test=${Date.now()}`, "--overwrite"]);
+    await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired + 1}`]);
+    r = relay(r.port);
+    // …arrives once the relisting watch is back, and the stale marker is cleared.
+    const m = JSON.parse(await json.until((x) => JSON.parse(x).status.desired === first.status.desired + 1, 40_000, "the scaled replica count", from));
+    expect(m.status.desired).toBe(first.status.desired + 1);
+    await waitFor(async () => (await metric()) === "1", 20_000, "watch connected again");
+    await html.until((x) => x.includes('id="banner-stale" class="banner banner-none"'), 20_000, "stale banner cleared", html.messages.findIndex((x) => x.includes('class="banner banner-stale"')) + 1);
+    await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired}`]);
+    html.close();
+    json.close();
+    await app.stop();
+  }, 120_000);
+});
