@@ -45,7 +45,11 @@ export function makeStatusHub(view: ClusterView, services: ServiceKey[], timeout
   function flush(): void {
     flushScheduled = false;
     const t = now();
-    for (const s of dirty) {
+    // Take the batch first: a listener may mark services dirty again (an in-process lock
+    // released synchronously), and those marks must survive into the next flush.
+    const batch = [...dirty];
+    dirty.clear();
+    for (const s of batch) {
       const status = serviceStatus(s, view.workload(s), view.pods(s.namespace), view.lease(s), t, timeoutSec);
       const json = JSON.stringify(status);
       const prev = current.get(serviceId(s));
@@ -53,7 +57,6 @@ export function makeStatusHub(view: ClusterView, services: ServiceKey[], timeout
       current.set(serviceId(s), { status, json });
       for (const l of listeners) l(status);
     }
-    dirty.clear();
     scheduleTimer();
   }
 

@@ -1,0 +1,146 @@
+// Status hub: one push per real change, bursts coalesced, re-entrant changes kept, time-driven changes (lock expiry) without polling.
+import { describe, expect, test } from "bun:test";
+import type { ServiceKey } from "../../src/config/file.ts";
+import type { ClusterView } from "../../src/kube/cluster.ts";
+import { leaseName } from "../../src/kube/lease.ts";
+import type { Deployment, Lease, Pod } from "../../src/kube/types.ts";
+import type { ServiceStatus } from "../../src/status/model.ts";
+import { makeStatusHub } from "../../src/status/hub.ts";
+
+const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
+const DB: ServiceKey = { kind: "StatefulSet", namespace: "shop", name: "db" };
+const JOBS: ServiceKey = { kind: "Deployment", namespace: "ops", name: "jobs" };
+
+function deployment(name: string, ns: string, ready: number): Deployment {
+  return {
+    metadata: { name, namespace: ns, generation: 2 },
+    spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: {} },
+    status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: ready, availableReplicas: ready },
+  };
+}
+
+function fakeView() {
+  const workloads = new Map<string, Deployment>();
+  const leases = new Map<string, Lease>();
+  const pods: Pod[] = [];
+  const change: ((s: { namespace?: string; lease?: string }) => void)[] = [];
+  const conn: (() => void)[] = [];
+  let stale: string[] = [];
+  const view: ClusterView = {
+    workload: (s) => workloads.get(`${s.namespace}/${s.name}`),
+    pods: () => pods,
+    lease: (s) => leases.get(leaseName(s)),
+    onChange: (h) => void change.push(h),
+    onConnection: (h) => void conn.push(h),
+    synced: () => true,
+    disconnected: () => stale,
+    start: async () => {},
+    stop: () => {},
+  };
+  return {
+    view,
+    setWorkload(s: ServiceKey, ready: number) {
+      workloads.set(`${s.namespace}/${s.name}`, deployment(s.name, s.namespace, ready));
+      for (const h of change) h({ namespace: s.namespace });
+    },
+    setLease(s: ServiceKey, l: Lease | undefined) {
+      if (l) leases.set(leaseName(s), l);
+      else leases.delete(leaseName(s));
+      for (const h of change) h({ lease: leaseName(s) });
+    },
+    setStale(list: string[]) {
+      stale = list;
+      for (const h of conn) h();
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe("status hub", () => {
+  test("pushes a service once per real change, and only the services of the changed namespace", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB, DB, JOBS], 300);
+    const seen: ServiceStatus[] = [];
+    hub.onStatus((s) => seen.push(s));
+    f.setWorkload(WEB, 2);
+    f.setWorkload(JOBS, 2);
+    hub.refresh();
+    await tick();
+    expect(seen.map((s) => s.service.name).sort()).toEqual(["db", "jobs", "web"]);
+    seen.length = 0;
+    f.setWorkload(WEB, 1);
+    await tick();
+    expect(seen.map((s) => `${s.service.name}:${s.ready}`)).toEqual(["web:1"]);
+    seen.length = 0;
+    f.setWorkload(WEB, 1); // same content again: nothing to push
+    await tick();
+    expect(seen).toEqual([]);
+    expect(hub.current(WEB)?.ready).toBe(1);
+    expect(hub.all().length).toBe(3);
+    hub.stop();
+  });
+
+  test("a burst of events in one tick becomes one push", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB], 300);
+    hub.refresh();
+    await tick();
+    const seen: ServiceStatus[] = [];
+    hub.onStatus((s) => seen.push(s));
+    f.setWorkload(WEB, 0);
+    f.setWorkload(WEB, 1);
+    f.setWorkload(WEB, 2);
+    await tick();
+    expect(seen.map((s) => s.ready)).toEqual([2]);
+    hub.stop();
+  });
+
+  test("a change made by a listener during a push is not lost (in-process lock released synchronously)", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB], 300);
+    const now = Date.now();
+    const held: Lease = { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 300, renewTime: new Date(now).toISOString() as never } };
+    const seen: ServiceStatus[] = [];
+    hub.onStatus((s) => {
+      seen.push(s);
+      if (s.lock) f.setLease(WEB, undefined); // release from inside the listener
+    });
+    f.setWorkload(WEB, 2);
+    f.setLease(WEB, held);
+    hub.refresh();
+    await tick();
+    await tick();
+    expect(seen.map((s) => s.lock !== null)).toEqual([true, false]);
+    expect(hub.current(WEB)?.lock).toBeNull();
+    hub.stop();
+  });
+
+  test("a lock that expires is pushed as unlocked when it expires, with no event from the cluster", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB], 300);
+    const seen: ServiceStatus[] = [];
+    hub.onStatus((s) => seen.push(s));
+    f.setWorkload(WEB, 2);
+    f.setLease(WEB, { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 1, renewTime: new Date().toISOString() as never } });
+    hub.refresh();
+    await tick();
+    expect(hub.current(WEB)?.lock).not.toBeNull();
+    await Bun.sleep(1200);
+    expect(hub.current(WEB)?.lock).toBeNull();
+    expect(seen.at(-1)?.lock).toBeNull();
+    hub.stop();
+  });
+
+  test("connection changes reach the listeners with the list of stale watches", () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB], 300);
+    const got: string[][] = [];
+    hub.onConnection((s) => got.push(s));
+    f.setStale(["/api/v1/namespaces/shop/pods (ECONNREFUSED)"]);
+    f.setStale([]);
+    expect(got).toEqual([["/api/v1/namespaces/shop/pods (ECONNREFUSED)"], []]);
+    expect(hub.stale()).toEqual([]);
+    hub.stop();
+  });
+});
