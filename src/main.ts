@@ -42,7 +42,9 @@ async function main(): Promise<void> {
     log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
   }
 
-  const client = makeKubeClient(kc);
+  const instanceId = `${hostname()}-${process.pid}`;
+  // The instance in the User-Agent tells replicas apart in the API server's audit log.
+  const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
   const services = config.services;
 
@@ -67,7 +69,6 @@ async function main(): Promise<void> {
   const locks: LockStore = memLocks ?? makeLeaseLocks(client, lockNamespace);
   const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
   const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
-  const instanceId = `${hostname()}-${process.pid}`;
   // One limiter for the process: it must remember attempts across requests.
   const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
   const accessProblems = access.unusable;

@@ -1,6 +1,6 @@
 // e2e: locks that outlive the app process, rollout failure release, SIGTERM handling.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AuditEvent, auditEvents, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "./harness.ts";
 
 const NS = "k8s-restart-app-lock";
 const SERVICES = [
@@ -120,13 +120,45 @@ describe("shutdown", () => {
 
 describe("watch, not polling", () => {
   test("an idle app makes no list/get requests after its caches synced", async () => {
+    const startedAt = new Date().toISOString();
     const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, WATCH_INTERVAL: "1" } });
+    // Only this app process's requests (its pid is in its User-Agent): other apps may be running.
+    const mine = (e: AuditEvent) => (e.userAgent ?? "").startsWith("k8s-restart-app/") && (e.userAgent ?? "").endsWith(`-${app.proc.pid})`);
     await Bun.sleep(1000);
     const since = new Date().toISOString();
     await Bun.sleep(5000);
-    const { auditEvents } = await import("./harness.ts");
-    const reqs = auditEvents(since, (e) => (e.userAgent ?? "").startsWith("k8s-restart-app") && e.verb !== "watch");
+    // The filter does see this app: its initial lists are there.
+    expect(auditEvents(startedAt, (e) => mine(e) && e.verb === "list").length).toBeGreaterThanOrEqual(3);
+    const reqs = auditEvents(since, (e) => mine(e) && e.verb !== "watch");
     expect(reqs.map((e) => `${e.verb} ${e.objectRef?.resource}`)).toEqual([]);
     await app.stop();
   }, 30_000);
+});
+
+describe("WATCH_INTERVAL is the websocket heartbeat", () => {
+  test("a live client stays connected through idle time; a silent dead peer is dropped after 2 × WATCH_INTERVAL", async () => {
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, WATCH_INTERVAL: "2" } });
+    const live = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    // A peer that completes the handshake and then never answers a ping (a vanished laptop).
+    const u = new URL(app.url);
+    let dead = false;
+    const raw = await Bun.connect({
+      hostname: u.hostname,
+      port: Number(u.port),
+      socket: { data() {}, close: () => void (dead = true), end: () => void (dead = true) },
+    });
+    raw.write(
+      `GET /api/v1/service/status HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    const t0 = Date.now();
+    await waitFor(() => dead, 15_000, "the silent peer to be closed");
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(2000);
+    expect(elapsed).toBeLessThan(12_000);
+    await Bun.sleep(Math.max(0, 7000 - elapsed));
+    expect(live.closed()).toBeUndefined();
+    live.close();
+    await app.stop();
+  }, 40_000);
 });

@@ -22,8 +22,8 @@ function relay(port = 0) {
           port: Number(target.port),
           socket: {
             data: (_s, d) => void client.write(d),
-            close: () => client.end(),
-            error: () => client.end(),
+            close: () => void client.end(),
+            error: () => void client.end(),
           },
         });
         client.data.peer = upstream as never;
