@@ -42,6 +42,9 @@ run_suite() {
 }
 
 if [[ ",$suites," == *",unit,"* ]]; then
+  # The type check counts as one test: a type error fails the run like a failing test.
+  echo "=== typecheck: tsc --noEmit" >&2
+  if "$root/node_modules/.bin/tsc" --noEmit -p "$root" >&2; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
   run_suite unit tests/unit
 fi
 
