@@ -1,0 +1,90 @@
+// The API server's audit log (what the app asked for, by verb) and its request counters (what the audit policy hides).
+import { readdirSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { cluster, kubectl, log } from "./lib.ts";
+
+export interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  userAgent?: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+}
+
+export interface AuditMark {
+  offset: number;
+  ino: number;
+}
+
+/** Where the audit log ends now: events written later are read by auditSince(). */
+export function auditMark(): AuditMark {
+  const st = statSync(cluster.AUDIT_LOG!);
+  return { offset: st.size, ino: st.ino };
+}
+
+/**
+ * Audit events written since `mark`. The API server rotates its log (--audit-log-maxsize): when the
+ * file was replaced meanwhile, the rest of the old one (found by inode among the rotated files
+ * beside it) is read too.
+ */
+export async function auditSince(mark: AuditMark, filter: (e: AuditEvent) => boolean): Promise<AuditEvent[]> {
+  const path = realpathSync(cluster.AUDIT_LOG!);
+  const parts: string[] = [];
+  if (statSync(path).ino === mark.ino) parts.push(await Bun.file(path).slice(mark.offset).text());
+  else {
+    const dir = dirname(path);
+    const old = readdirSync(dir).map((f) => join(dir, f)).find((f) => statSync(f).ino === mark.ino);
+    if (old) parts.push(await Bun.file(old).slice(mark.offset).text());
+    else log(`audit log rotated and the old file is gone: events before the rotation are missing`);
+    parts.push(await Bun.file(path).text());
+  }
+  const out: AuditEvent[] = [];
+  for (const line of parts.join("\n").split("\n")) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as AuditEvent;
+      if (filter(e)) out.push(e);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out;
+}
+
+/**
+ * Lease writes served by the API server so far, cluster-wide, from its own /metrics
+ * (apiserver_request_total), as "POST 409" → count. The audit policy hides Leases; this does not.
+ */
+export async function leaseWrites(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await kubectl(["get", "--raw", "/metrics"])).split("\n")) {
+    if (!line.startsWith("apiserver_request_total{") || !line.includes('resource="leases"')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
+    const code = /code="(\d+)"/.exec(line)?.[1];
+    if (verb !== "POST" && verb !== "PUT") continue;
+    const k = `${verb} ${code}`;
+    out[k] = (out[k] ?? 0) + Number(line.split(" ").at(-1));
+  }
+  return out;
+}
+
+export const diffCounts = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)] as const).filter(([, v]) => v > 0).sort());
+
+export const isApp = (e: AuditEvent) => e.userAgent === "k8s-restart-app";
+export const received = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp);
+
+/** "verb resource" → count, e.g. { "list deployments": 1, "create selfsubjectaccessreviews": 210 }. */
+export function countBy(events: AuditEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const k = `${e.verb} ${e.objectRef?.resource ?? e.requestURI}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(out).sort());
+}
