@@ -76,7 +76,13 @@ export async function leaseWrites(): Promise<Record<string, number>> {
 export const diffCounts = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)] as const).filter(([, v]) => v > 0).sort());
 
-export const isApp = (e: AuditEvent) => e.userAgent === "k8s-restart-app";
+/**
+ * A request made by the app process `pid`. Its User-Agent is "k8s-restart-app/<version>
+ * (<host>-<pid>)"; builds before that sent plain "k8s-restart-app", which cannot name the
+ * instance — the scenarios' other filters (namespace, ServiceAccount) still single it out.
+ */
+export const isApp = (pid: number) => (e: AuditEvent) =>
+  e.userAgent === "k8s-restart-app" || (!!e.userAgent?.startsWith("k8s-restart-app/") && e.userAgent.endsWith(`-${pid})`));
 export const received = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp);
 
 /** "verb resource" → count, e.g. { "list deployments": 1, "create selfsubjectaccessreviews": 210 }. */

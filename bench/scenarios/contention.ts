@@ -41,6 +41,7 @@ export async function contention(): Promise<ScenarioResult> {
     const services = serviceList(NS, [TARGET, ...names]);
     const app = await startApp({ services, lockNamespace: NS, env: { RATE_LIMIT_PER_MINUTE: "0" } });
     try {
+      const fromApp = isApp(app.pid);
       // Part 1: one service, many callers.
       const url = `${app.url}/api/v1/service/Deployment/${NS}/${TARGET}/restart`;
       let offset = auditMark();
@@ -59,7 +60,8 @@ export async function contention(): Promise<ScenarioResult> {
         }),
       ).is_locked as boolean;
       await Bun.sleep(2000);
-      const burstAudit = await auditSince(offset, (e) => isApp(e) && e.stage === "ResponseComplete" && e.objectRef?.namespace === NS && received(e) >= t0);
+      const burstAudit = await auditSince(offset, (e) => fromApp(e) && e.stage === "ResponseComplete" && e.objectRef?.namespace === NS && received(e) >= t0);
+      if (burstAudit.length === 0) throw new Error(`no audit event matched app pid ${app.pid} in ${NS}: is the filter out of date?`);
       const patches1 = burstAudit.filter((e) => e.verb === "patch" && e.objectRef?.resource === "deployments");
       const c1 = codes(burst);
       log(`contention: ${POSTS} POSTs in ${burstMs.toFixed(0)} ms: ${codeText(c1)}; PATCHes ${patches1.length}`);
@@ -73,7 +75,7 @@ export async function contention(): Promise<ScenarioResult> {
       const manyMs = performance.now() - start;
       const manyLeases = diffCounts(leases0, await leaseWrites());
       await Bun.sleep(2000);
-      const manyAudit = await auditSince(offset, (e) => isApp(e) && e.stage === "ResponseComplete" && e.objectRef?.namespace === NS && received(e) >= t0);
+      const manyAudit = await auditSince(offset, (e) => fromApp(e) && e.stage === "ResponseComplete" && e.objectRef?.namespace === NS && received(e) >= t0);
       const patches2 = manyAudit.filter((e) => e.verb === "patch" && e.objectRef?.resource === "deployments");
       const c2 = codes(many);
       const lat2 = summarize(many.map((r) => r.ms));
