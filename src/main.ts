@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
-import { loadConfigFile } from "./config/file.ts";
+import { loadConfigFile, serviceId } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { makeRateLimiter } from "./http/ratelimit.ts";
 import { startServer } from "./http/server.ts";
@@ -67,8 +67,16 @@ async function main(): Promise<void> {
     });
   }
   const locks: LockStore = memLocks ?? makeLeaseLocks(client, lockNamespace);
-  const view = watchCluster(client, services, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
-  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec);
+  // A service whose workloads or pods the app may not list/watch is left out of the watches:
+  // one forbidden namespace must not keep every other service from syncing.
+  const unwatchable = new Map<string, string>();
+  for (const [id, missing] of access.unusable) {
+    const blind = missing.filter((m) => /^(list|watch) /.test(m));
+    if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
+  }
+  const watched = services.filter((s) => !unwatchable.has(serviceId(s)));
+  const view = watchCluster(client, watched, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
+  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec, undefined, unwatchable);
   // One limiter for the process: it must remember attempts across requests.
   const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
   const accessProblems = access.unusable;
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
             if (!access.missingEvents.includes(s.namespace)) await recordRestartEvent(client, w, s, user, at);
           },
           rateLimit,
-          unusable: (s) => accessProblems.get(`${s.kind}/${s.namespace}/${s.name}`)?.join("; "),
+          unusable: (s) => accessProblems.get(serviceId(s))?.join("; "),
           instanceId,
           now: () => new Date(),
           log: (msg, f) => log("warn", msg, f),

@@ -18,7 +18,14 @@ export interface StatusHub {
   stop(): void;
 }
 
-export function makeStatusHub(view: ClusterView, services: ServiceKey[], timeoutSec: number, now = () => Date.now()): StatusHub {
+export function makeStatusHub(
+  view: ClusterView,
+  services: ServiceKey[],
+  timeoutSec: number,
+  now = () => Date.now(),
+  /** Services the app may not watch (by id, with the reason): shown as such, never "not found". */
+  unwatchable: Map<string, string> = new Map(),
+): StatusHub {
   const byNamespace = new Map<string, ServiceKey[]>();
   const byLease = new Map<string, ServiceKey>();
   for (const s of services) {
@@ -50,7 +57,7 @@ export function makeStatusHub(view: ClusterView, services: ServiceKey[], timeout
     const batch = [...dirty];
     dirty.clear();
     for (const s of batch) {
-      const status = serviceStatus(s, view.workload(s), view.pods(s.namespace), view.lease(s), t, timeoutSec);
+      const status = serviceStatus(s, view.workload(s), view.pods(s.namespace), view.lease(s), t, timeoutSec, unwatchable.get(serviceId(s)));
       const json = JSON.stringify(status);
       const prev = current.get(serviceId(s));
       if (prev?.json === json) continue;

@@ -71,8 +71,12 @@ export function serviceStatus(
   lease: Lease | undefined,
   nowMs: number,
   timeoutSec: number,
+  /** Why the app cannot watch this service at all (missing list/watch rights), if so. */
+  unwatchable?: string,
 ): ServiceStatus {
-  const r = rolloutState(service.kind, workload, nowMs, timeoutSec);
+  const r = unwatchable
+    ? { state: "unknown" as const, message: unwatchable, desired: 0, ready: 0, updated: 0 }
+    : rolloutState(service.kind, workload, nowMs, timeoutSec);
   const ann = workload?.spec?.template?.metadata?.annotations ?? {};
   return {
     service,

@@ -85,6 +85,7 @@ beforeAll(async () => {
 describe("self-check: a ServiceAccount that may watch but not patch", () => {
   let app: AppProcess;
   const web = { kind: "Deployment", name: "rb-web", namespace: NS_A };
+  const worker = { kind: "Deployment", name: "rb-worker", namespace: NS_B };
   const labels = `kind="Deployment",namespace="${NS_A}",name="rb-web"`;
   const missing = `patch deployments.apps/rb-web in namespace ${NS_A}`;
 
@@ -113,12 +114,13 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
       binding(APP_NS, "nopatch-locks"),
     ];
     await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-    app = await startApp({ kubeconfig: await saKubeconfig("nopatch"), services: [web], env: { LOCK_NAMESPACE: APP_NS, RATE_LIMIT_PER_MINUTE: "0" } });
+    // rb-worker lives in a namespace the SA may not even read: it must not hold up the rest.
+    app = await startApp({ kubeconfig: await saKubeconfig("nopatch"), services: [web, worker], env: { LOCK_NAMESPACE: APP_NS, RATE_LIMIT_PER_MINUTE: "0" } });
   }, 60_000);
 
   test("the app logs the missing permission, /readyz lists it and the page shows the banner", async () => {
     await waitFor(() => app.entries().some((e) => e.msg?.startsWith("missing permissions")), 10_000, "the missing-permissions log line");
-    const line = app.entries().find((e) => e.msg?.startsWith("missing permissions"))!;
+    const line = app.entries().find((e) => e.msg?.startsWith("missing permissions") && e.service === `Deployment/${NS_A}/rb-web`)!;
     expect(line.level).toBe("error");
     expect(line.service).toBe(`Deployment/${NS_A}/rb-web`);
     expect(line.missing).toEqual([missing]);
@@ -129,6 +131,16 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     expect(page).toContain('id="banner-access"');
     expect(page).toContain(missing);
     expect(page).toContain("Unavailable: the app lacks permissions for this service");
+  });
+
+  test("a service in a namespace the app may not read is reported as such, and the others still sync and stream", async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    const byName = async (name: string) => parse(await ws.until((m) => parse(m).kind_namespace_name.name === name, 10_000, name));
+    const w = await byName("rb-worker");
+    expect(w.status.rollout).toBe("unknown");
+    expect(w.status.message).toContain(`the app may not watch this service: missing list deployments.apps in namespace ${NS_B}`);
+    expect((await byName("rb-web")).status.rollout).toBe("complete");
+    ws.close();
   });
 
   test("a restart is a clean 403 JSON, patches nothing and counts as failed", async () => {

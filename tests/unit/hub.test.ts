@@ -132,6 +132,18 @@ describe("status hub", () => {
     hub.stop();
   });
 
+  test("a service the app may not watch is shown as unknown with the reason, never as missing", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub(f.view, [WEB, JOBS], 300, undefined, new Map([["Deployment/ops/jobs", "the app may not watch this service: missing list deployments.apps in namespace ops"]]));
+    f.setWorkload(WEB, 2);
+    hub.refresh();
+    await tick();
+    expect(hub.current(JOBS)?.rollout).toBe("unknown");
+    expect(hub.current(JOBS)?.message).toContain("may not watch");
+    expect(hub.current(WEB)?.rollout).toBe("complete");
+    hub.stop();
+  });
+
   test("connection changes reach the listeners with the list of stale watches", () => {
     const f = fakeView();
     const hub = makeStatusHub(f.view, [WEB], 300);
