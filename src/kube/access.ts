@@ -75,8 +75,15 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     }
     return p;
   };
+  // A right granted on the whole collection covers every name in it: ask about the collection
+  // first and about the single object only when that is refused, so 200 services in a few
+  // namespaces cost a dozen reviews at start, not hundreds.
+  const allowedNarrowest = async (n: Need) => {
+    if (n.name !== undefined && (await allowed({ ...n, name: undefined }))) return true;
+    return allowed(n);
+  };
   const missing = async (needs: Need[]) => {
-    const ok = await Promise.all(needs.map(allowed));
+    const ok = await Promise.all(needs.map(allowedNarrowest));
     return needs.filter((_, i) => !ok[i]).map(describeNeed);
   };
   const unusable = new Map<string, string[]>();

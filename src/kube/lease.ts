@@ -59,24 +59,39 @@ export function makeLeaseLocks(client: KubeClient, namespace: string, now = () =
     };
   }
 
+  async function acquireLease(s: ServiceKey, holder: string, user: string, durationSec: number, current: Lease | undefined): Promise<boolean> {
+    // The cached Lease saves a GET; a stale cache only costs a 409, never a double lock.
+    const lease = current ?? (await get(s));
+    try {
+      if (!lease) {
+        await client.request({ method: "POST", path: base, body: body(s, holder, user, durationSec) }, `create Lease ${namespace}/${leaseName(s)}`);
+        return true;
+      }
+      if (lockFromLease(lease, now())) return false;
+      await client.request(
+        { method: "PUT", path: path(s), body: body(s, holder, user, durationSec, lease.metadata?.resourceVersion) },
+        `update Lease ${namespace}/${leaseName(s)}`,
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof KubeError && (e.code === 409 || e.code === 422)) return false;
+      throw e;
+    }
+  }
+
+  // Acquisitions under way in this process: concurrent requests for the same service are
+  // answered "locked" at once instead of each racing the API server for the same Lease.
+  const pending = new Set<string>();
+
   return {
     async acquire(s, holder, user, durationSec, current) {
-      // The cached Lease saves a GET; a stale cache only costs a 409, never a double lock.
-      const lease = current ?? (await get(s));
+      const name = leaseName(s);
+      if (pending.has(name)) return false;
+      pending.add(name);
       try {
-        if (!lease) {
-          await client.request({ method: "POST", path: base, body: body(s, holder, user, durationSec) }, `create Lease ${namespace}/${leaseName(s)}`);
-          return true;
-        }
-        if (lockFromLease(lease, now())) return false;
-        await client.request(
-          { method: "PUT", path: path(s), body: body(s, holder, user, durationSec, lease.metadata?.resourceVersion) },
-          `update Lease ${namespace}/${leaseName(s)}`,
-        );
-        return true;
-      } catch (e) {
-        if (e instanceof KubeError && (e.code === 409 || e.code === 422)) return false;
-        throw e;
+        return await acquireLease(s, holder, user, durationSec, current);
+      } finally {
+        pending.delete(name);
       }
     },
 
