@@ -1,10 +1,5 @@
 // Bun.serve: routes, thin handlers, the websocket status streams and graceful shutdown.
 import type { Server, ServerWebSocket } from "bun";
-import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "file" };
-import hxWsJs from "htmx.org/dist/ext/hx-ws.min.js" with { type: "file" };
-import appCss from "../../static/app.css" with { type: "file" };
-import appJs from "../../static/app.js" with { type: "file" };
-import favicon from "../../static/favicon.svg" with { type: "file" };
 import type { Env } from "../config/env.ts";
 import { type ConfigFile, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
@@ -15,7 +10,8 @@ import { wireStatus } from "../status/model.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
 import { domId, renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
-import { crossSiteRefusal, SECURITY_HEADERS } from "./security.ts";
+import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
+import { crossSiteRefusal } from "./security.ts";
 
 export interface AppDeps {
   env: Env;
@@ -33,46 +29,8 @@ export interface AppDeps {
 
 type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceKey[]; identity: Identity };
 
-const STATUS: Record<string, number> = {
-  "bad-request": 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  "not-found": 404,
-  missing: 404,
-  paused: 409,
-  locked: 423,
-  "rate-limited": 429,
-  upstream: 502,
-};
-
-const STATIC: Record<string, { path: string; type: string }> = {
-  "/static/htmx.min.js": { path: htmxJs, type: "text/javascript; charset=utf-8" },
-  "/static/hx-ws.min.js": { path: hxWsJs, type: "text/javascript; charset=utf-8" },
-  "/static/app.js": { path: appJs, type: "text/javascript; charset=utf-8" },
-  "/static/app.css": { path: appCss, type: "text/css; charset=utf-8" },
-  "/static/favicon.svg": { path: favicon, type: "image/svg+xml" },
-  "/favicon.ico": { path: favicon, type: "image/svg+xml" },
-};
-
 const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
 const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
-
-function withHeaders(res: Response, extra: Record<string, string> = {}): Response {
-  for (const [k, v] of Object.entries({ ...SECURITY_HEADERS, ...extra })) res.headers.set(k, v);
-  return res;
-}
-
-function json(body: unknown, status = 200, extra: Record<string, string> = {}): Response {
-  return withHeaders(new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }), extra);
-}
-
-function html(body: string, status = 200): Response {
-  return withHeaders(new Response(body, { status, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } }));
-}
-
-function text(body: string, status: number, extra: Record<string, string> = {}): Response {
-  return withHeaders(new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8" } }), extra);
-}
 
 function decodeSegment(s: string): string | undefined {
   try {
