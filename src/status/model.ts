@@ -22,6 +22,8 @@ export interface ServiceStatus {
   ready: number;
   updated: number;
   podStatus: Record<string, number>;
+  /** Pods of this workload that are Ready and not terminating, straight from the pod watch. */
+  podsReady: number;
   lastRestart: string;
   restartedBy: string;
   lock: LockInfo | null;
@@ -35,6 +37,11 @@ export function podPhases(pods: Pod[]): Record<string, number> {
     out[phase] = (out[phase] ?? 0) + 1;
   }
   return out;
+}
+
+/** Ready=True and not being deleted: what a user waits for, seen before the controller counts it. */
+export function isPodReady(p: Pod): boolean {
+  return !p.metadata?.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 }
 
 export function podsOf(w: Workload | undefined, pods: Pod[]): Pod[] {
@@ -78,6 +85,7 @@ export function serviceStatus(
     ? { state: "unknown" as const, message: unwatchable, desired: 0, ready: 0, updated: 0 }
     : rolloutState(service.kind, workload, nowMs, timeoutSec);
   const ann = workload?.spec?.template?.metadata?.annotations ?? {};
+  const mine = podsOf(workload, pods);
   return {
     service,
     rollout: r.state,
@@ -85,7 +93,8 @@ export function serviceStatus(
     desired: r.desired,
     ready: r.ready,
     updated: r.updated,
-    podStatus: podPhases(podsOf(workload, pods)),
+    podStatus: podPhases(mine),
+    podsReady: mine.filter(isPodReady).length,
     lastRestart: ann[RESTARTED_AT] ?? "",
     restartedBy: ann[RESTARTED_BY] ?? "",
     lock: lockFromLease(lease, nowMs),
@@ -100,6 +109,7 @@ export function wireStatus(s: ServiceStatus) {
       message: s.message,
       pod_status: s.podStatus,
       last_restart: s.lastRestart,
+      pods_ready: s.podsReady,
       rollout: s.rollout,
       desired: s.desired,
       ready: s.ready,

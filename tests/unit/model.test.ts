@@ -8,7 +8,7 @@ import { matchesSelector } from "../../src/status/selector.ts";
 
 const NOW = Date.parse("2025-03-01T10:00:30Z");
 
-function pod(name: string, o: { ns?: string; labels?: Record<string, string>; phase?: string; deleting?: boolean } = {}): Pod {
+function pod(name: string, o: { ns?: string; labels?: Record<string, string>; phase?: string; deleting?: boolean; ready?: boolean } = {}): Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -19,7 +19,10 @@ function pod(name: string, o: { ns?: string; labels?: Record<string, string>; ph
       ...(o.deleting ? { deletionTimestamp: new Date("2025-03-01T10:00:20Z"), deletionGracePeriodSeconds: 30 } : {}),
     },
     spec: { containers: [{ name: "app", image: "nginx:1.27" }] },
-    status: o.phase === undefined ? {} : { phase: o.phase },
+    status: {
+      ...(o.phase === undefined ? {} : { phase: o.phase }),
+      ...(o.ready === undefined ? {} : { conditions: [{ type: "Ready", status: o.ready ? "True" : "False" }] }),
+    },
   };
 }
 
@@ -204,6 +207,19 @@ describe("serviceStatus and wireStatus", () => {
     expect(wire.status.last_restart).toBe("2025-03-01T09:59:00Z");
     expect(wire.is_locked).toBe(true);
     expect(wire.lock).toEqual({ since: "2025-03-01T10:00:00.000Z", expires_at: "2025-03-01T10:05:00.000Z", user: "alice" });
+  });
+
+  test("pods_ready counts this workload's Ready pods that are not terminating, straight from the pods", () => {
+    const mixed = [
+      pod("web-1", { phase: "Running", ready: true }),
+      pod("web-2", { phase: "Running", ready: false }),
+      pod("web-3", { phase: "Running", ready: true, deleting: true }),
+      pod("web-4", { phase: "Pending" }),
+      pod("api-1", { phase: "Running", ready: true, labels: { app: "api" } }),
+    ];
+    const s = serviceStatus(key, w, mixed, undefined, NOW, 300);
+    expect(s.podsReady).toBe(1);
+    expect(wireStatus(s).status.pods_ready).toBe(1);
   });
 
   test("wireStatus of a missing, unlocked service", () => {

@@ -245,6 +245,7 @@ describe("release", () => {
     ready: 2,
     updated: 2,
     podStatus: {},
+    podsReady: 2,
     lastRestart: "",
     restartedBy: "",
     lock: { holder, since: "2025-03-01T10:00:00.000Z", expiresAt: "2025-03-01T10:05:00.000Z", generation },

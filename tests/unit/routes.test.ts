@@ -23,6 +23,7 @@ const status = (service: ServiceKey, o: Partial<ServiceStatus> = {}): ServiceSta
   ready: 2,
   updated: 2,
   podStatus: { Running: 2 },
+  podsReady: 2,
   lastRestart: "2025-03-01T10:00:00Z",
   restartedBy: "",
   lock: null,
