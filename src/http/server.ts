@@ -142,6 +142,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     const who = identify(req);
     if (who instanceof Response) {
       audit({ ok: false, reason: "unauthenticated", detail: "no valid identity" }, { user: "", groups: [], authenticated: false });
+      who.headers.set("X-Request-Id", requestId);
       return who;
     }
     if (kind === undefined || namespace === undefined || name === undefined) {

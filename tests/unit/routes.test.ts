@@ -209,8 +209,9 @@ describe("POST restart", () => {
 
   test("proxy auth without an identity → 401 and restart() is not called", async () => {
     const { base, restarts } = await start({ env: { AUTH_MODE: "proxy" } });
-    const res = await fetch(`${base}${RESTART}`, { method: "POST" });
+    const res = await fetch(`${base}${RESTART}`, { method: "POST", headers: { "X-Request-Id": "trace-401" } });
     expect(res.status).toBe(401);
+    expect(res.headers.get("x-request-id")).toBe("trace-401");
     expect(restarts).toHaveLength(0);
     const ok = await fetch(`${base}${RESTART}`, { method: "POST", headers: { "X-Forwarded-User": "alice", "X-Forwarded-Groups": "ops,sre" } });
     expect(ok.status).toBe(200);
