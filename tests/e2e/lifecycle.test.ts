@@ -14,10 +14,11 @@ const SERVICES = [
  * 20 s progress deadline passes — a real controller-driven failure, not a simulated one.
  */
 async function stuckDeployment(): Promise<void> {
-  const nodes = await getJson(["get", "nodes"]);
-  const cpus = nodes.items.map((n: any) => Number.parseInt(n.status.allocatable.cpu, 10));
+  // Only the nodes the pods may land on (type=kwok: the fake nodes, or kind's labelled workers).
+  const nodes = (await getJson(["get", "nodes"])).items.filter((n: any) => n.metadata.labels.type === "kwok");
+  const cpus = nodes.map((n: any) => Number.parseInt(n.status.allocatable.cpu, 10));
   const request = Math.floor(Math.min(...cpus) * 0.6);
-  const replicas = nodes.items.length;
+  const replicas = nodes.length;
   const manifest = {
     apiVersion: "apps/v1",
     kind: "Deployment",
