@@ -1,45 +1,28 @@
 // Shared bench plumbing: the running control plane, kubectl, bench namespaces, the app binary as a process.
 //
-// Not tests/e2e/harness.ts: that module registers a bun:test afterAll() at import time and so
-// cannot be imported outside `bun test`. What is here mirrors it where it can (same env file, same
-// kubectl, same "listening" log line) and adds what a benchmark needs: the compiled binary built
-// once per run, the app under its own ServiceAccount. The audit log is read in audit.ts (from a byte
+// The cluster's env file, kubectl and the app process come from tests/support/process.ts, shared
+// with the e2e suites; this adds what a benchmark needs: the compiled binary built once per run,
+// readiness timed from spawn, the app under its own ServiceAccount. The audit log is read in audit.ts (from a byte
 // offset, not the whole file), process CPU/RSS and percentiles are in stats.ts.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { type ClusterEnv, clusterEnv, ROOT, readLines, runKubectl, spawnApp } from "../tests/support/process.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "../src/kube/client.ts";
 
-export const ROOT = resolve(import.meta.dir, "..");
+export { ROOT, readLines };
 export const BUN = join(ROOT, "node_modules/.bin/bun");
 
-export const cluster: Record<string, string> = (() => {
-  const file = process.env.CLUSTER_ENV_FILE ?? join(ROOT, ".cluster/env");
-  if (!existsSync(file)) throw new Error(`no running control plane: ${file} is missing (run: make cluster-up)`);
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  for (const k of ["APISERVER", "KUBECONFIG", "KUBECTL", "CA_FILE", "AUDIT_LOG"]) if (!out[k]) throw new Error(`${file}: ${k} is missing`);
-  return out;
-})();
+export const cluster: ClusterEnv = clusterEnv();
 
 export const tmp = mkdtempSync(join(tmpdir(), "k8s-restart-app-bench-"));
 export const log = (msg: string) => console.error(`[bench ${new Date().toISOString().slice(11, 23)}] ${msg}`);
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on this machine. */
 export const nowMs = () => performance.timeOrigin + performance.now();
 
-export async function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
-  const p = Bun.spawn([cluster.KUBECTL!, "--kubeconfig", cluster.KUBECONFIG!, ...args], {
-    stdin: opts.input !== undefined ? new Blob([opts.input]) : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ").slice(0, 200)} failed (${code}): ${err.trim()}`);
-  return out;
+export function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
+  return runKubectl(cluster, args, opts);
 }
 
 /** The bench's own API client (admin kubeconfig), with a User-Agent the audit filters never confuse with the app's. */
@@ -102,23 +85,6 @@ export async function applyAndWait(ns: string, items: object[], timeoutSec = 300
 
 export const serviceList = (ns: string, names: string[]) => names.map((name) => ({ kind: "Deployment", namespace: ns, name }));
 
-/** Calls onLine for every complete line of a byte stream; resolves when the stream ends. */
-export async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const reader = stream.getReader();
-  const dec = new TextDecoder();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += dec.decode(value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      onLine(line);
-    }
-  }
-}
 
 // ---------- the app ----------
 
@@ -167,38 +133,19 @@ export function writeConfig(name: string, services: AppOptions["services"]): str
 
 export async function startApp(o: AppOptions): Promise<App> {
   const cfg = writeConfig(`config-${o.lockNamespace}-${Date.now()}`, o.services);
-  const lines: string[] = [];
-  let resolveUrl!: (u: string) => void;
-  const urlP = new Promise<string>((r) => (resolveUrl = r));
   o.beforeSpawn?.();
   const t0 = performance.now();
-  const proc = Bun.spawn([appBinary()], {
+  const { url, proc, lines } = await spawnApp([appBinary()], {
     cwd: tmp,
     env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/root",
-      LISTEN_ADDRESS: "127.0.0.1:0",
-      LISTEN_MONITORING_ADDRESS: "127.0.0.1:0",
       CONFIG_FILE_PATH: cfg,
-      KUBE_CONFIG_PATH: o.kubeconfig ?? cluster.KUBECONFIG!,
+      KUBE_CONFIG_PATH: o.kubeconfig ?? cluster.KUBECONFIG,
       LOCK_NAMESPACE: o.lockNamespace,
       LOG_LEVEL: "info",
       ...o.env,
     },
-    stdout: "pipe",
-    stderr: "pipe",
+    listenTimeoutMs: 20_000,
   });
-  const onLine = (line: string) => {
-    if (lines.length < 5000) lines.push(line);
-    if (line.includes('"msg":"listening"')) resolveUrl(JSON.parse(line).url.replace(/\/$/, ""));
-  };
-  void readLines(proc.stdout as ReadableStream<Uint8Array>, onLine);
-  void readLines(proc.stderr as ReadableStream<Uint8Array>, onLine);
-  const url = await Promise.race([
-    urlP,
-    proc.exited.then((c) => Promise.reject(new Error(`app exited with ${c}:\n${lines.join("\n")}`))),
-    Bun.sleep(20_000).then(() => Promise.reject(new Error(`app did not listen within 20 s:\n${lines.join("\n")}`))),
-  ]);
   for (;;) {
     const r = await fetch(`${url}/readyz`).catch(() => undefined);
     if (r?.status === 200) break;

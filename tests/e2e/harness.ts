@@ -1,39 +1,12 @@
 // e2e helpers: the real control plane started by scripts/cluster.sh, the app as a real process, the audit log.
 import { afterAll } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "../support/process.ts";
 
-export const ROOT = resolve(import.meta.dir, "../..");
-
-export interface ClusterEnv {
-  APISERVER: string;
-  CA_FILE: string;
-  CLIENT_CERT_FILE: string;
-  CLIENT_KEY_FILE: string;
-  KUBECONFIG: string;
-  AUDIT_LOG: string;
-  KUBECTL: string;
-  [k: string]: string;
-}
-
-/**
- * The running cluster's description. A missing cluster is an error, never a skip: `make test`
- * starts one, and a green e2e run must mean the tests really ran against it.
- */
-export function clusterEnv(): ClusterEnv {
-  const file = process.env.CLUSTER_ENV_FILE ?? join(ROOT, ".cluster/env");
-  if (!existsSync(file)) throw new Error(`no running control plane: ${file} is missing (run: make cluster-up)`);
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  for (const k of ["APISERVER", "KUBECONFIG", "KUBECTL", "CA_FILE"]) if (!out[k]) throw new Error(`${file}: ${k} is missing`);
-  return out as ClusterEnv;
-}
-
+export { ROOT, type ClusterEnv };
 export const cluster = clusterEnv();
 
 /** The sample workloads of deploy/examples/workloads.yaml that the suites restart (api is left alone). */
@@ -47,15 +20,8 @@ export const SAMPLE_SERVICES = [
 ];
 
 /** Runs the project's kubectl (the one built with the control plane) against the admin kubeconfig. */
-export async function kubectl(args: string[], opts: { input?: string; kubeconfig?: string; allowFail?: boolean } = {}): Promise<string> {
-  const p = Bun.spawn([cluster.KUBECTL, "--kubeconfig", opts.kubeconfig ?? cluster.KUBECONFIG, ...args], {
-    stdin: opts.input !== undefined ? new Blob([opts.input]) : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed (${code}): ${err.trim()}`);
-  return out;
+export function kubectl(args: string[], opts: { input?: string; kubeconfig?: string; allowFail?: boolean } = {}): Promise<string> {
+  return runKubectl(cluster, args, opts);
 }
 
 export async function getJson<T = any>(args: string[]): Promise<T> {
@@ -101,56 +67,18 @@ export async function startApp(o: StartOptions = {}): Promise<AppProcess> {
   const cfgPath = join(dir, "config.yaml");
   const yaml = o.configYaml ?? `services:\n${(o.services ?? []).map((s) => `  - ${JSON.stringify(s)}`).join("\n")}\n`;
   writeFileSync(cfgPath, yaml);
-  const lines: string[] = [];
-  const proc = Bun.spawn(appCommand(), {
+  const { url, proc, lines } = await spawnApp(appCommand(), {
     cwd: dir,
     env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/root",
-      LISTEN_ADDRESS: "127.0.0.1:0",
-      LISTEN_MONITORING_ADDRESS: "127.0.0.1:0",
       CONFIG_FILE_PATH: cfgPath,
       KUBE_CONFIG_PATH: o.kubeconfig ?? cluster.KUBECONFIG,
       LOCK_NAMESPACE: "k8s-restart-app-e2e",
       ...o.env,
     },
-    stdout: "pipe",
-    stderr: "pipe",
+    onLine: (line) => {
+      if (process.env.E2E_APP_LOGS) console.error(`[app] ${line}`);
+    },
   });
-  let resolveUrl!: (u: string) => void;
-  const urlP = new Promise<string>((r) => (resolveUrl = r));
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    let buf = "";
-    const reader = s.getReader();
-    for (;;) {
-      const { value: chunk, done } = await reader.read();
-      if (done) break;
-      buf += dec.decode(chunk, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        if (process.env.E2E_APP_LOGS) console.error(`[app] ${line}`);
-        try {
-          const e = JSON.parse(line);
-          if (e.msg === "listening") resolveUrl(e.url.replace(/\/$/, ""));
-        } catch {}
-      }
-    }
-  };
-  void pump(proc.stdout as ReadableStream<Uint8Array>);
-  void pump(proc.stderr as ReadableStream<Uint8Array>);
-  const url = await Promise.race([
-    urlP,
-    proc.exited.then((c) => {
-      throw new Error(`app exited with ${c} before listening:\n${lines.join("\n")}`);
-    }),
-    Bun.sleep(15_000).then(() => {
-      throw new Error(`app did not listen within 15s:\n${lines.join("\n")}`);
-    }),
-  ]);
   const app: AppProcess = {
     url,
     wsUrl: url.replace(/^http/, "ws"),
