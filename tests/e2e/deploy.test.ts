@@ -1,14 +1,13 @@
 // e2e for deploy/: the example overlay renders consistently, passes server-side dry-run, applies under PSA "restricted", and its RBAC grants exactly what the app needs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseEnv } from "../../src/config/env.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
 import { eventNeed, type Need, leaseNeeds, requiredNeeds } from "../../src/kube/access.ts";
 import { CLUSTER_ROLE_RULES, LEASE_RULES } from "../../src/rbac.ts";
-import { cluster, getJson, kubectl, ROOT, waitFor } from "./harness.ts";
+import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "./harness.ts";
 
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";
@@ -35,35 +34,7 @@ async function kubectlFull(args: string[], input?: string): Promise<{ out: strin
 }
 
 /** The example overlay moved into NS by one more kustomize layer, as a user would re-home it. */
-async function renderInto(namespace: string): Promise<Obj[]> {
-  const dir = mkdtempSync(join(tmpdir(), "k8s-restart-app-deploy-kustomize-"));
-  writeFileSync(
-    join(dir, "kustomization.yaml"),
-    `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - ${relative(dir, OVERLAY)}
-transformers:
-  - |-
-    apiVersion: builtin
-    kind: NamespaceTransformer
-    metadata: {name: namespace, namespace: ${namespace}}
-    setRoleBindingSubjects: allServiceAccounts
-    fieldSpecs: [{path: metadata/namespace, create: true}, {path: metadata/name, kind: Namespace, create: true}]
-  - |-
-    apiVersion: builtin
-    kind: PrefixSuffixTransformer
-    metadata: {name: cluster-scoped-suffix}
-    suffix: ${SUFFIX}
-    fieldSpecs: [{path: metadata/name, kind: ClusterRole}, {path: metadata/name, kind: ClusterRoleBinding}]
-`,
-  );
-  try {
-    return parseDocs(await kubectl(["kustomize", dir]));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const renderInto = (namespace: string): Promise<Obj[]> => renderRehomed(OVERLAY, namespace, SUFFIX);
 
 const toStream = (objs: Obj[]) => objs.map((o) => JSON.stringify(o)).join("\n");
 /** Rules as a sorted set of canonical strings (verb order and duplicates do not matter). */

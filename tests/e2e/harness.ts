@@ -1,8 +1,9 @@
 // e2e helpers: the real control plane started by scripts/cluster.sh, the app as a real process, the audit log.
 import { afterAll } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
 import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "../support/process.ts";
 
@@ -207,4 +208,39 @@ export async function restartedAt(kind: string, ns: string, name: string): Promi
 
 export async function waitRollout(kind: string, ns: string, name: string, timeout = "120s"): Promise<void> {
   await kubectl(["-n", ns, "rollout", "status", `${kind.toLowerCase()}/${name}`, `--timeout=${timeout}`]);
+}
+
+/**
+ * A kustomize directory moved into `namespace` as a user would re-home it (RoleBinding subjects
+ * included, and the Namespace object's own name), with cluster-scoped names given `suffix` so a
+ * test copy never collides with the real one; rendered by kubectl and parsed.
+ */
+export async function renderRehomed(source: string, namespace: string, suffix: string): Promise<Record<string, any>[]> {
+  const dir = mkdtempSync(join(tmpdir(), "k8s-restart-app-kustomize-"));
+  writeFileSync(
+    join(dir, "kustomization.yaml"),
+    `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ${relative(dir, source)}
+transformers:
+  - |-
+    apiVersion: builtin
+    kind: NamespaceTransformer
+    metadata: {name: namespace, namespace: ${namespace}}
+    setRoleBindingSubjects: allServiceAccounts
+    fieldSpecs: [{path: metadata/namespace, create: true}, {path: metadata/name, kind: Namespace, create: true}]
+  - |-
+    apiVersion: builtin
+    kind: PrefixSuffixTransformer
+    metadata: {name: cluster-scoped-suffix}
+    suffix: ${suffix}
+    fieldSpecs: [{path: metadata/name, kind: ClusterRole}, {path: metadata/name, kind: ClusterRoleBinding}]
+`,
+  );
+  try {
+    return parseAllDocuments(await kubectl(["kustomize", dir])).map((d) => d.toJS() as Record<string, any>);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { leaseName } from "../../src/kube/lease.ts";
 import { type ServiceKey } from "../../src/config/file.ts";
-import { type AppProcess, auditEvents, cluster, getJson, kubectl, restartedAt, ROOT, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AppProcess, auditEvents, cluster, getJson, kubectl, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "./harness.ts";
 
 const NS = "k8s-restart-app-image";
 const SA = "k8s-restart-app";
@@ -143,34 +142,8 @@ async function startInRoot(root: Rootfs, env: Record<string, string>): Promise<A
 
 /** deploy/base's ServiceAccount and RBAC, moved into NS (cluster-scoped names suffixed), as kustomize renders them. */
 async function baseRbac(): Promise<Record<string, any>[]> {
-  const dir = mkdtempSync(join(tmpdir(), "k8s-restart-app-image-kustomize-"));
-  writeFileSync(
-    join(dir, "kustomization.yaml"),
-    `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - ${relative(dir, join(ROOT, "deploy/base"))}
-transformers:
-  - |-
-    apiVersion: builtin
-    kind: NamespaceTransformer
-    metadata: {name: namespace, namespace: ${NS}}
-    setRoleBindingSubjects: allServiceAccounts
-    fieldSpecs: [{path: metadata/namespace, create: true}]
-  - |-
-    apiVersion: builtin
-    kind: PrefixSuffixTransformer
-    metadata: {name: cluster-scoped-suffix}
-    suffix: ${SUFFIX}
-    fieldSpecs: [{path: metadata/name, kind: ClusterRole}, {path: metadata/name, kind: ClusterRoleBinding}]
-`,
-  );
-  try {
-    const docs = parseAllDocuments(await kubectl(["kustomize", dir])).map((d) => d.toJS() as Record<string, any>);
-    return docs.filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const docs = await renderRehomed(join(ROOT, "deploy/base"), NS, SUFFIX);
+  return docs.filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind));
 }
 
 const targetDeployment = {
