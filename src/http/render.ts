@@ -81,6 +81,7 @@ export function renderState(s: ServiceStatus | undefined, key: ServiceKey, viewe
 export function renderService(s: ServiceStatus | undefined, key: ServiceKey, viewer: Viewer): string {
   return fill(serviceTpl, {
     id: domId(key),
+    search: `${key.kind} ${key.namespace} ${key.name} ${key.namespace}/${key.name}`.toLowerCase(),
     kind: key.kind,
     kindLower: key.kind.toLowerCase(),
     name: key.name,
