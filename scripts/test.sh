@@ -67,5 +67,8 @@ if [[ ",$suites," == *",browser,"* ]]; then
   run_suite browser --timeout 120000 tests/browser
 fi
 
+# Stop a cluster we started before the summary, so the count is the very last line.
+cleanup
+trap - EXIT
 echo "$passed passed, $failed failed"
 exit $status
