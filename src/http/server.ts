@@ -1,6 +1,6 @@
 // Bun.serve: routes, thin handlers, the websocket status streams and graceful shutdown.
 import type { Server, ServerWebSocket } from "bun";
-import type { Env } from "../config/env.ts";
+import { ConfigError, type Env } from "../config/env.ts";
 import { type ConfigFile, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Identity, mayRestart, mayView } from "../restart/identity.ts";
@@ -42,6 +42,16 @@ function decodeSegment(s: string): string | undefined {
 
 const isHtmx = (req: Request) => req.headers.get("hx-request") === "true";
 const wantsHtml = (req: Request) => isHtmx(req) || (req.headers.get("accept") ?? "").includes("text/html");
+
+/** Starts a listener; a port in use (or not permitted) stops the app naming the variable. */
+function listening<T>(variable: string, at: { hostname: string; port: number }, start: () => T, undo?: () => void): T {
+  try {
+    return start();
+  } catch (e) {
+    undo?.();
+    throw new ConfigError(`${variable}: cannot listen on ${at.hostname}:${at.port}: ${(e as Error).message}`);
+  }
+}
 
 export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring: Server<undefined> | undefined; shutdown(): Promise<void> } {
   const { env, config, hub, metrics } = deps;
@@ -224,7 +234,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
   }
 
   const idleTimeout = Math.min(960, Math.max(4, env.watchIntervalSec * 2));
-  const server = Bun.serve<WsData>({
+  const server = listening("LISTEN_ADDRESS", env.listen, () => Bun.serve<WsData>({
     hostname: env.listen.hostname,
     port: env.listen.port,
     maxRequestBodySize: 64 * 1024,
@@ -261,20 +271,21 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
       },
     },
-  });
+  }));
 
   // The monitoring listener (LISTEN_MONITORING_ADDRESS) answers only the operational endpoints.
-  const monitoring = env.monitoring
-    ? Bun.serve({
-        hostname: env.monitoring.hostname,
-        port: env.monitoring.port,
+  const mon = env.monitoring;
+  const monitoring = mon
+    ? listening("LISTEN_MONITORING_ADDRESS", mon, () => Bun.serve({
+        hostname: mon.hostname,
+        port: mon.port,
         maxRequestBodySize: 1024,
         async fetch(req) {
           const p = new URL(req.url).pathname;
           if (p === "/metrics" || p === "/healthz" || p === "/readyz") return (await route(req, server as never)) ?? text("not found\n", 404);
           return text("not found: this listener serves /metrics, /healthz and /readyz only\n", 404);
         },
-      })
+      }), () => void server.stop(true))
     : undefined;
 
   hub.onStatus((s: ServiceStatus) => {

@@ -88,6 +88,13 @@ describe("monitoring listener (LISTEN_MONITORING_ADDRESS)", () => {
     expect((await fetch(`${mon}/`)).status).toBe(404);
     expect((await fetch(`${mon}${RESTART}`, { method: "POST" })).status).toBe(404);
   });
+  test("a port already in use stops start-up with an error naming the variable", async () => {
+    const { app } = await start();
+    const busy = `127.0.0.1:${app.server.port}`;
+    await expect(start({ env: { LISTEN_ADDRESS: busy } })).rejects.toThrow(/^LISTEN_ADDRESS: cannot listen on 127\.0\.0\.1:\d+/);
+    await expect(start({ env: { LISTEN_MONITORING_ADDRESS: busy } })).rejects.toThrow(/^LISTEN_MONITORING_ADDRESS: cannot listen/);
+  });
+
   test("is off when set to an empty value", async () => {
     const { app } = await start();
     expect(app.monitoring).toBeUndefined();
