@@ -95,9 +95,15 @@ export function parseConfigFile(doc: unknown, file: string): ConfigFile {
 export async function loadConfigFile(path: string): Promise<ConfigFile> {
   const f = Bun.file(path);
   if (!(await f.exists())) throw new ConfigError(`CONFIG_FILE_PATH: ${path}: no such file`);
+  let text: string;
+  try {
+    text = await f.text();
+  } catch (e) {
+    throw new ConfigError(`CONFIG_FILE_PATH: ${path}: cannot read it: ${(e as Error).message}`);
+  }
   let doc: unknown;
   try {
-    doc = parseYaml(await f.text(), { prettyErrors: true });
+    doc = parseYaml(text, { prettyErrors: true });
   } catch (e) {
     throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
   }
