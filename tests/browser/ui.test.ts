@@ -63,6 +63,18 @@ describe("control page in Chromium", () => {
     const button = web.locator("button.restart");
     expect(await button.isEnabled()).toBe(true);
     const before = await web.locator(".last time").innerText();
+    // Every state the card shows is recorded as it is swapped in: a fast rollout can pass through
+    // "locked" and "rolling out" quicker than any polling would notice.
+    await page.evaluate((sel) => {
+      const root = document.querySelector(sel)!;
+      const seen: { locked?: string; rollout?: string; disabled: boolean }[] = [];
+      (window as unknown as { __seen: typeof seen }).__seen = seen;
+      const record = () => {
+        const st = root.querySelector<HTMLElement>(".state");
+        if (st) seen.push({ locked: st.dataset.locked, rollout: st.dataset.rollout, disabled: !!st.querySelector<HTMLButtonElement>("button.restart")?.disabled });
+      };
+      new MutationObserver(record).observe(root, { subtree: true, childList: true, attributes: true });
+    }, "#svc-deployment_shop_web");
     let dialogText = "";
     page.once("dialog", (d) => {
       dialogText = d.message();
@@ -72,17 +84,20 @@ describe("control page in Chromium", () => {
     await web.locator(".flash-ok").waitFor({ timeout: 10_000 });
     expect(dialogText).toContain("Restart Deployment shop/web?");
     expect(await web.locator(".flash-ok").innerText()).toContain("Restart of Deployment shop/web started");
-    // While the lock is held the button is disabled; the push flips it without a reload.
-    await web.locator('.state[data-locked="true"] button.restart[disabled]').waitFor({ timeout: 10_000 });
-    const sawProgress = await web
-      .locator(".pill-progressing")
-      .waitFor({ timeout: 10_000 })
-      .then(() => true)
-      .catch(() => false);
-    expect(sawProgress).toBe(true);
-    await web.locator('.state[data-locked="false"][data-rollout="complete"]').waitFor({ timeout: 60_000 });
+    // The end state: complete, unlocked, a new last-restart time, the button usable again.
+    await page.waitForFunction(
+      ([sel, old]) => {
+        const st = document.querySelector(`${sel} .state`) as HTMLElement | null;
+        return st?.dataset.locked === "false" && st.dataset.rollout === "complete" && st.querySelector(".last time")?.textContent !== old;
+      },
+      ["#svc-deployment_shop_web", before] as const,
+      { timeout: 60_000 },
+    );
     expect(await button.isEnabled()).toBe(true);
-    expect(await web.locator(".last time").innerText()).not.toBe(before);
+    // On the way there the push disabled the button while locked, and showed the rollout in progress.
+    const seen = await page.evaluate(() => (window as unknown as { __seen: { locked?: string; rollout?: string; disabled: boolean }[] }).__seen);
+    expect(seen.some((x) => x.locked === "true" && x.disabled)).toBe(true);
+    expect(seen.some((x) => x.rollout === "progressing")).toBe(true);
     // The flash survived every status push (pushes replace only the state block).
     expect(await web.locator(".flash-ok").count()).toBe(1);
     await page.screenshot({ path: join(ROOT, "docs/ui.png"), fullPage: true });
