@@ -9,7 +9,7 @@ import type { ServiceStatus } from "../status/model.ts";
 import { wireStatus } from "../status/model.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
-import { domId, renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
+import { renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import { crossSiteRefusal } from "./security.ts";
 
@@ -316,4 +316,3 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
   };
 }
 
-export { domId };
