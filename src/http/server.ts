@@ -118,6 +118,27 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     ws.send(parts.join("\n"));
   }
 
+  /**
+   * Resolves when the restarted rollout has settled: the status shows this restart, the lock is
+   * released (which happens once the controller observed the new generation) and the rollout is
+   * complete or failed — or when `timeoutMs` passes first.
+   */
+  function settled(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: "complete" | "failed" | "timeout"; status?: ServiceStatus }> {
+    const done = (st: ServiceStatus | undefined) =>
+      st !== undefined && st.lastRestart === restartedAt && st.lock === null && (st.rollout === "complete" || st.rollout === "failed");
+    const now = hub.current(s);
+    if (done(now)) return Promise.resolve({ outcome: now!.rollout as "complete" | "failed", status: now });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => (stop(), resolve({ outcome: "timeout", status: hub.current(s) })), timeoutMs);
+      const stop = hub.onStatus((st) => {
+        if (serviceId(st.service) !== serviceId(s) || !done(st)) return;
+        clearTimeout(timer);
+        stop();
+        resolve({ outcome: st.rollout as "complete" | "failed", status: st });
+      });
+    });
+  }
+
   async function handleRestart(req: Request, m: RegExpExecArray, server: Server<WsData>): Promise<Response> {
     const refusal = crossSiteRefusal(req, env.trustedOrigins);
     const requestId = (req.headers.get("x-request-id") ?? "").match(/^[A-Za-z0-9._-]{1,64}$/)?.[0] ?? crypto.randomUUID();
@@ -160,6 +181,17 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       audit(r, who);
       return reply(r);
     }
+    // ?wait=<seconds>: answer only once the rollout has settled (for scripts and CI jobs).
+    const waitParam = new URL(req.url).searchParams.get("wait");
+    let waitSec = 0;
+    if (waitParam !== null && !isHtmx(req)) {
+      waitSec = waitParam === "" ? Math.min(env.rolloutTimeoutSec, 3600) : /^\d{1,4}$/.test(waitParam) ? Number(waitParam) : NaN;
+      if (!(waitSec >= 1 && waitSec <= 3600)) {
+        const bad: RestartResult = { ok: false, reason: "bad-request", detail: `wait: expected seconds from 1 to 3600, got ${JSON.stringify(waitParam)}` };
+        audit(bad, who);
+        return reply(bad);
+      }
+    }
     const r = await deps.restart({ kind, namespace, name, identity: who, requestId, source });
     if (r.service) {
       const labels = { kind: r.service.kind, namespace: r.service.namespace, name: r.service.name };
@@ -167,7 +199,24 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       if (!r.ok) metrics.restartsFailed.inc(labels);
     }
     audit(r, who);
-    return reply(r);
+    if (!r.ok || waitSec === 0) return reply(r);
+    // Bun would close a connection idle this long; the caller asked to wait.
+    server.timeout(req, waitSec + 30);
+    const w = await settled(r.service, r.restartedAt, waitSec * 1000);
+    const code = w.outcome === "complete" ? 200 : w.outcome === "failed" ? 502 : 504;
+    return json(
+      {
+        status: w.outcome,
+        service: r.service,
+        restarted_at: r.restartedAt,
+        generation: r.generation,
+        request_id: requestId,
+        ...(w.status ? { rollout: wireStatus(w.status) } : {}),
+        ...(w.outcome === "complete" ? {} : { error: w.outcome === "failed" ? "rollout-failed" : "rollout-timeout", message: w.status?.message ?? "" }),
+      },
+      code,
+      { "X-Request-Id": requestId },
+    );
   }
 
   async function route(req: Request, server: Server<WsData>): Promise<Response | undefined> {

@@ -10,7 +10,8 @@ export type StatusListener = (s: ServiceStatus) => void;
 export interface StatusHub {
   current(s: ServiceKey): ServiceStatus | undefined;
   all(): ServiceStatus[];
-  onStatus(l: StatusListener): void;
+  /** Calls `l` with every changed status; returns a function that stops it. */
+  onStatus(l: StatusListener): () => void;
   onConnection(l: (stale: string[]) => void): void;
   stale(): string[];
   /** Recompute everything now (after the caches synced). */
@@ -33,7 +34,7 @@ export function makeStatusHub(
     byLease.set(leaseName(s), s);
   }
   const current = new Map<string, { status: ServiceStatus; json: string }>();
-  const listeners: StatusListener[] = [];
+  const listeners = new Set<StatusListener>();
   const connListeners: ((stale: string[]) => void)[] = [];
   const dirty = new Set<ServiceKey>();
   let flushScheduled = false;
@@ -100,7 +101,10 @@ export function makeStatusHub(
   return {
     current: (s) => current.get(serviceId(s))?.status,
     all: () => services.map((s) => current.get(serviceId(s))?.status).filter((x): x is ServiceStatus => !!x),
-    onStatus: (l) => void listeners.push(l),
+    onStatus: (l) => {
+      listeners.add(l);
+      return () => void listeners.delete(l);
+    },
     onConnection: (l) => void connListeners.push(l),
     stale: () => view.disconnected(),
     refresh: () => {

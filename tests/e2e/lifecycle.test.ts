@@ -84,6 +84,18 @@ describe("locks in the cluster", () => {
     await second.stop();
   }, 120_000);
 
+  test("?wait gives up with 504 and the last status when the rollout does not settle in time", async () => {
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0" } });
+    const res = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/stuck/restart?wait=3`, { method: "POST" });
+    expect(res.status).toBe(504);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: "timeout", error: "rollout-timeout" });
+    expect(body.rollout.status.rollout).toBe("progressing");
+    expect(body.rollout.is_locked).toBe(true);
+    await app.stop();
+  }, 60_000);
+
   test("FORCE_UNLOCK_SEC frees a lock whose rollout never settles", async () => {
     // Reset the stuck deployment's failure so the next restart is progressing again.
     await kubectl(["-n", NS, "delete", "lease", "--all"]);

@@ -137,6 +137,24 @@ describe("restart flow", () => {
     ws.close();
   }, 200_000);
 
+  test("?wait=<seconds> answers only once the rollout is complete and the lock released", async () => {
+    await waitRollout("StatefulSet", "shop", "db");
+    const t0 = Date.now();
+    const res = await post("/api/v1/service/StatefulSet/shop/db/restart?wait=90");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.status).toBe("complete");
+    expect(body.rollout.status.rollout).toBe("complete");
+    expect(body.rollout.status.last_restart).toBe(body.restarted_at);
+    expect(body.rollout.is_locked).toBe(false);
+    // By the time it answered, the cluster agrees: the StatefulSet is at the new revision everywhere.
+    const sts = await getJson(["-n", "shop", "get", "statefulset", "db"]);
+    expect(sts.status.observedGeneration).toBeGreaterThanOrEqual(body.generation);
+    expect(sts.status.updateRevision).toBe(sts.status.currentRevision);
+    expect(sts.status.readyReplicas).toBe(sts.spec.replicas);
+    expect(Date.now() - t0).toBeLessThan(90_000);
+  }, 120_000);
+
   test("N concurrent POSTs for one service ⇒ exactly one PATCH, the others 423", async () => {
     await waitRollout("Deployment", "billing", "worker");
     await waitFor(async () => {

@@ -32,11 +32,14 @@ const status = (service: ServiceKey, o: Partial<ServiceStatus> = {}): ServiceSta
 
 function fakeHub(initial: ServiceStatus[]) {
   const current = new Map(initial.map((s) => [serviceId(s.service), s]));
-  const listeners: StatusListener[] = [];
+  const listeners = new Set<StatusListener>();
   const hub: StatusHub = {
     current: (s) => current.get(serviceId(s)),
     all: () => [...current.values()],
-    onStatus: (l) => void listeners.push(l),
+    onStatus: (l) => {
+      listeners.add(l);
+      return () => void listeners.delete(l);
+    },
     onConnection: () => {},
     stale: () => [],
     refresh: () => {},
@@ -151,6 +154,53 @@ describe("pages and API", () => {
     const b = await start({ ready: false });
     const notReady = await fetch(`${b.base}/readyz`);
     expect([notReady.status, await notReady.text()]).toEqual([503, "not ready\n- watch caches have not synced yet\n"]);
+  });
+});
+
+describe("POST restart?wait=<seconds>", () => {
+  const AT = "2025-03-01T11:00:00Z";
+  const result: RestartResult = { ok: true, service: WEB, restartedAt: AT, generation: 8, user: "" };
+
+  test("answers once the rollout of this restart has settled: 200 complete, 502 failed", async () => {
+    for (const [rollout, code] of [["complete", 200], ["failed", 502]] as const) {
+      const { base, push } = await start({ result });
+      const pending = fetch(`${base}${RESTART}?wait=5`, { method: "POST" });
+      await Bun.sleep(50);
+      // Still rolling, or settled but still locked: not yet.
+      push(status(WEB, { lastRestart: AT, rollout: "progressing" }));
+      push(status(WEB, { lastRestart: AT, rollout, lock: { holder: "h", since: AT, expiresAt: AT } }));
+      const early = await Promise.race([pending.then(() => "answered"), Bun.sleep(100).then(() => "waiting")]);
+      expect(early).toBe("waiting");
+      push(status(WEB, { lastRestart: AT, rollout, lock: null }));
+      const res = await pending;
+      expect(res.status).toBe(code);
+      const body = await res.json();
+      expect(body.status).toBe(rollout);
+      expect(body.rollout.status.rollout).toBe(rollout);
+      expect(body.restarted_at).toBe(AT);
+    }
+  });
+
+  test("a rollout that does not settle in time is 504 with its last status", async () => {
+    const { base, push } = await start({ result });
+    push(status(WEB, { lastRestart: AT, rollout: "progressing" }));
+    const t0 = Date.now();
+    const res = await fetch(`${base}${RESTART}?wait=1`, { method: "POST" });
+    expect(res.status).toBe(504);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: "timeout", error: "rollout-timeout" });
+    expect(body.rollout.status.rollout).toBe("progressing");
+  });
+
+  test("a malformed wait is 400 and restarts nothing", async () => {
+    for (const w of ["abc", "0", "3601", "-1", "1.5"]) {
+      const { base, restarts } = await start({ result });
+      const res = await fetch(`${base}${RESTART}?wait=${w}`, { method: "POST" });
+      expect(res.status, w).toBe(400);
+      expect((await res.json()).message).toContain("wait: expected seconds from 1 to 3600");
+      expect(restarts).toHaveLength(0);
+    }
   });
 });
 
