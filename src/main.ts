@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const services = config.services;
 
   // The self-check runs before the watches start: it decides whether locks can live in Leases.
-  let access: AccessReport = { unusable: new Map(), missingLeases: [], missingEvents: [] };
+  let access: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
   let accessError = "";
   try {
     access = await checkAccess(client, services, lockNamespace);
@@ -67,16 +67,11 @@ async function main(): Promise<void> {
     });
   }
   const locks: LockStore = memLocks ?? makeLeaseLocks(client, lockNamespace);
-  // A service whose workloads or pods the app may not list/watch is left out of the watches:
-  // one forbidden namespace must not keep every other service from syncing.
-  const unwatchable = new Map<string, string>();
-  for (const [id, missing] of access.unusable) {
-    const blind = missing.filter((m) => /^(list|watch) /.test(m));
-    if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
-  }
-  const watched = services.filter((s) => !unwatchable.has(serviceId(s)));
+  // A service the app may not even list/watch is left out of the watches: one forbidden
+  // namespace must not keep every other service from syncing.
+  const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
   const view = watchCluster(client, watched, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
-  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec, undefined, unwatchable);
+  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec, undefined, access.unwatchable);
   // One limiter for the process: it must remember attempts across requests.
   const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
   const accessProblems = access.unusable;

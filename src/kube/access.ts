@@ -43,6 +43,8 @@ export const describeNeed = (n: Need) =>
 export interface AccessReport {
   /** Per service id: required permissions that are missing (the service is unusable). */
   unusable: Map<string, string[]>;
+  /** Per service id, why the app cannot even watch it (missing list/watch): left out of the watches. */
+  unwatchable: Map<string, string>;
   /** Lease permissions that are missing (empty ⇒ Lease locks can be used). */
   missingLeases: string[];
   /** Namespaces where Events cannot be recorded. */
@@ -93,6 +95,12 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     missing(leaseNeeds(lockNamespace)),
     Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
   ]);
-  for (const [id, m] of perService) if (m.length) unusable.set(id, m);
-  return { unusable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
+  const unwatchable = new Map<string, string>();
+  for (const [id, m] of perService) {
+    if (!m.length) continue;
+    unusable.set(id, m);
+    const blind = m.filter((x) => /^(list|watch) /.test(x));
+    if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
+  }
+  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
 }
