@@ -10,14 +10,25 @@ export interface ClusterView {
   workload(s: ServiceKey): Workload | undefined;
   pods(namespace: string): Pod[];
   lease(s: ServiceKey): Lease | undefined;
-  /** Called with the namespace (or "lease") whose objects changed. */
-  onChange(h: (scope: { namespace?: string; lease?: string }) => void): void;
+  /** Called with what changed, so only the services it can affect are recomputed. */
+  onChange(h: (scope: ChangeScope) => void): void;
   onConnection(h: () => void): void;
   synced(): boolean;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
   start(): Promise<void>;
   stop(): void;
+}
+
+/**
+ * What a watch event touched: a workload (kind + name), a pod (its labels, before and after an
+ * update, since a relabelled pod leaves one workload for another), or a lock Lease.
+ */
+export interface ChangeScope {
+  namespace?: string;
+  workload?: { kind: Kind; name: string };
+  podLabels?: Record<string, string>[];
+  lease?: string;
 }
 
 /** Where lock records come from when they are not Leases watched in the cluster. */
@@ -42,16 +53,19 @@ export function watchCluster(
   }
   const leases = locks ? undefined : new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_LABEL, log });
   const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), ...(leases ? [leases] : [])] as never;
-  const changeHandlers: ((scope: { namespace?: string; lease?: string }) => void)[] = [];
+  const changeHandlers: ((scope: ChangeScope) => void)[] = [];
+  const notify = (scope: ChangeScope) => changeHandlers.forEach((h) => h(scope));
   const connHandlers: (() => void)[] = [];
 
   for (const [k, c] of workloads) {
-    const ns = k.split("/")[1]!;
-    c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
+    const [kind, ns] = k.split("/") as [Kind, string];
+    c.onChange((_t, w) => notify({ namespace: ns, workload: { kind, name: w.metadata?.name ?? "" } }));
   }
-  for (const [ns, c] of pods) c.onChange(() => changeHandlers.forEach((h) => h({ namespace: ns })));
-  leases?.onChange((_t, l) => changeHandlers.forEach((h) => h({ lease: l.metadata?.name })));
-  locks?.onChange((name) => changeHandlers.forEach((h) => h({ lease: name })));
+  for (const [ns, c] of pods) {
+    c.onChange((_t, p, prev) => notify({ namespace: ns, podLabels: [p.metadata?.labels ?? {}, ...(prev ? [prev.metadata?.labels ?? {}] : [])] }));
+  }
+  leases?.onChange((_t, l) => notify({ lease: l.metadata?.name }));
+  locks?.onChange((name) => notify({ lease: name }));
   for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
 
   return {

@@ -8,7 +8,8 @@ import { kubeErrorFrom } from "./client.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
 
 export type ChangeType = "add" | "update" | "delete";
-export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
+/** `prev` is the object as it was before an update (absent for adds and deletes). */
+export type ChangeHandler<T> = (type: ChangeType, obj: T, prev?: T) => void;
 
 export interface WatchCacheOptions {
   /** Collection path, e.g. /apis/apps/v1/namespaces/shop/deployments */
@@ -80,8 +81,8 @@ export class WatchCache<T extends KubeObject> {
     for (const h of this.stateHandlers) h(c);
   }
 
-  private emit(type: ChangeType, obj: T): void {
-    for (const h of this.handlers) h(type, obj);
+  private emit(type: ChangeType, obj: T, prev?: T): void {
+    for (const h of this.handlers) h(type, obj, prev);
   }
 
   private async loop(): Promise<void> {
@@ -141,7 +142,7 @@ export class WatchCache<T extends KubeObject> {
     for (const [k, o] of fresh) {
       const prev = old.get(k);
       if (!prev) this.emit("add", o);
-      else if (prev.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit("update", o);
+      else if (prev.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit("update", o, prev);
     }
     this.setConnected(true);
     if (!this.synced) {
@@ -208,6 +209,6 @@ export class WatchCache<T extends KubeObject> {
     // Drop no-op updates (same resourceVersion), as sample-controller does.
     if (prev && prev.metadata?.resourceVersion === rv) return;
     this.items.set(k, ev.object);
-    this.emit(prev ? "update" : "add", ev.object);
+    this.emit(prev ? "update" : "add", ev.object, prev);
   }
 }

