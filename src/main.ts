@@ -78,7 +78,6 @@ async function main(): Promise<void> {
 
   hub.onStatus(
     makeReleaser(
-      (s) => view.workload(s.service)?.status?.observedGeneration,
       (s) => locks.release(s.service, s.lock!.holder),
       (msg, f) => log("info", msg, f),
     ),

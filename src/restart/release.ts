@@ -3,10 +3,10 @@ import { serviceId } from "../config/file.ts";
 import type { ServiceStatus } from "../status/model.ts";
 
 /** Pure: should this status's lock be released now? */
-export function rolloutSettled(s: ServiceStatus, observedGeneration: number | undefined): boolean {
+export function rolloutSettled(s: ServiceStatus): boolean {
   const gen = s.lock?.generation;
   if (gen === undefined) return false; // PATCH not confirmed yet (or crashed before): FORCE_UNLOCK_SEC covers it
-  if ((observedGeneration ?? 0) < gen) return false;
+  if ((s.observedGeneration ?? 0) < gen) return false;
   return s.rollout === "complete" || s.rollout === "failed" || s.rollout === "missing" || s.rollout === "unknown";
 }
 
@@ -15,13 +15,12 @@ export function rolloutSettled(s: ServiceStatus, observedGeneration: number | un
  * anew in between is never freed by mistake.
  */
 export function makeReleaser(
-  observed: (s: ServiceStatus) => number | undefined,
   release: (s: ServiceStatus) => Promise<void>,
   log: (msg: string, f: Record<string, unknown>) => void,
 ) {
   const inFlight = new Set<string>();
   return (s: ServiceStatus) => {
-    if (!rolloutSettled(s, observed(s))) return;
+    if (!rolloutSettled(s)) return;
     const key = `${serviceId(s.service)}@${s.lock!.holder}`;
     if (inFlight.has(key)) return;
     inFlight.add(key);

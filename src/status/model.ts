@@ -21,6 +21,8 @@ export interface ServiceStatus {
   desired: number;
   ready: number;
   updated: number;
+  /** The generation the workload's controller has acted on (status.observedGeneration). */
+  observedGeneration?: number;
   podStatus: Record<string, number>;
   /** Pods of this workload that are Ready and not terminating, straight from the pod watch. */
   podsReady: number;
@@ -93,6 +95,7 @@ export function serviceStatus(
     desired: r.desired,
     ready: r.ready,
     updated: r.updated,
+    observedGeneration: workload?.status?.observedGeneration,
     podStatus: podPhases(mine),
     podsReady: mine.filter(isPodReady).length,
     lastRestart: ann[RESTARTED_AT] ?? "",

@@ -147,8 +147,3 @@ export function rolloutDeadlineMs(kind: Kind, w: Workload | undefined, timeoutSe
   const since = restartedAtMs(w);
   return since === undefined ? undefined : since + timeoutSec * 1000;
 }
-
-/** Whether the controller has seen generation `gen` (taken from the PATCH response). */
-export function hasObserved(w: Workload | undefined, gen: number): boolean {
-  return (w?.status?.observedGeneration ?? 0) >= gen;
-}

@@ -237,9 +237,10 @@ describe("identity rules", () => {
 });
 
 describe("release", () => {
-  const status = (rollout: ServiceStatus["rollout"], generation: number | undefined, holder = "pod-a-1/req-1"): ServiceStatus => ({
+  const status = (rollout: ServiceStatus["rollout"], generation: number | undefined, holder = "pod-a-1/req-1", observedGeneration?: number): ServiceStatus => ({
     service: WEB,
     rollout,
+    observedGeneration,
     message: "",
     desired: 2,
     ready: 2,
@@ -263,36 +264,33 @@ describe("release", () => {
     ["paused", "paused", 4, 4, false],
     ["patch not confirmed (no generation)", "complete", undefined, 9, false],
   ] as [string, ServiceStatus["rollout"], number | undefined, number | undefined, boolean][])("rolloutSettled: %s", (_l, rollout, gen, observed, expected) => {
-    expect(rolloutSettled(status(rollout, gen), observed)).toBe(expected);
+    expect(rolloutSettled(status(rollout, gen, undefined, observed))).toBe(expected);
   });
 
   test("rolloutSettled without a lock is false", () => {
-    expect(rolloutSettled({ ...status("complete", 1), lock: null }, 5)).toBe(false);
+    expect(rolloutSettled({ ...status("complete", 1, undefined, 5), lock: null })).toBe(false);
   });
 
   test("makeReleaser releases once per holder, and again for a new holder", async () => {
-    let observed: number | undefined = 3;
     const released: string[] = [];
     const gates: (() => void)[] = [];
     const logs: string[] = [];
     const releaser = makeReleaser(
-      () => observed,
       (s) => {
         released.push(s.lock!.holder);
         return new Promise<void>((r) => gates.push(r));
       },
       (msg) => logs.push(msg),
     );
-    releaser(status("complete", 4)); // generation 4 not observed yet
-    releaser(status("progressing", 4));
+    releaser(status("complete", 4, undefined, 3)); // generation 4 not observed yet
+    releaser(status("progressing", 4, undefined, 3));
     expect(released).toEqual([]);
-    observed = 4;
-    releaser(status("progressing", 4)); // observed but still rolling
+    releaser(status("progressing", 4, undefined, 4)); // observed but still rolling
     expect(released).toEqual([]);
-    releaser(status("complete", 4));
-    releaser(status("complete", 4)); // duplicate push while the release is in flight
+    releaser(status("complete", 4, undefined, 4));
+    releaser(status("complete", 4, undefined, 4)); // duplicate push while the release is in flight
     expect(released).toEqual(["pod-a-1/req-1"]);
-    releaser(status("complete", 4, "pod-b-2/req-9"));
+    releaser(status("complete", 4, "pod-b-2/req-9", 4));
     expect(released).toEqual(["pod-a-1/req-1", "pod-b-2/req-9"]);
     for (const g of gates) g();
     await Bun.sleep(1);
@@ -303,16 +301,15 @@ describe("release", () => {
     let n = 0;
     const logs: string[] = [];
     const releaser = makeReleaser(
-      () => 4,
       async () => {
         n++;
         throw new Error("409 Conflict");
       },
       (msg) => logs.push(msg),
     );
-    releaser(status("failed", 4));
+    releaser(status("failed", 4, undefined, 4));
     await Bun.sleep(1);
-    releaser(status("failed", 4));
+    releaser(status("failed", 4, undefined, 4));
     await Bun.sleep(1);
     expect(n).toBe(2);
     expect(logs).toEqual(["restart lock release failed", "restart lock release failed"]);

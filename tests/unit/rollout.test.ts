@@ -1,8 +1,8 @@
-// Covers src/status/rollout.ts: rolloutState (kubectl rollout status rules) from real API object shapes, rolloutDeadlineMs, hasObserved.
+// Covers src/status/rollout.ts: rolloutState (kubectl rollout status rules) from real API object shapes, rolloutDeadlineMs.
 import { describe, expect, test } from "bun:test";
 import type { DaemonSet, Deployment, StatefulSet } from "../../src/kube/types.ts";
 import { RESTARTED_AT } from "../../src/kube/types.ts";
-import { hasObserved, rolloutDeadlineMs, rolloutState } from "../../src/status/rollout.ts";
+import { rolloutDeadlineMs, rolloutState } from "../../src/status/rollout.ts";
 
 const RESTART = "2025-03-01T10:00:00Z";
 const RESTART_MS = Date.parse(RESTART);
@@ -261,21 +261,3 @@ describe("rolloutDeadlineMs", () => {
   });
 });
 
-describe("hasObserved", () => {
-  test.each([
-    [deployment({ gen: 5, observed: 4 }), 5, false],
-    [deployment({ gen: 5, observed: 5 }), 5, true],
-    [deployment({ gen: 6, observed: 6 }), 5, true],
-    [statefulSet({ observed: 2 }), 3, false],
-    [undefined, 1, false],
-    [undefined, 0, true],
-  ] as const)("observed vs generation %#", (w, gen, expected) => {
-    expect(hasObserved(w, gen)).toBe(expected);
-  });
-
-  test("a workload without status has observed nothing", () => {
-    const d = deployment();
-    delete d.status;
-    expect(hasObserved(d, 1)).toBe(false);
-  });
-});
