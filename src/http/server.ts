@@ -27,7 +27,7 @@ export interface AppDeps {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceKey[]; identity: Identity };
+type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceEntry[]; identity: Identity };
 
 const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
 const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
@@ -56,7 +56,6 @@ function listening<T>(variable: string, at: { hostname: string; port: number }, 
 export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring: Server<undefined> | undefined; shutdown(): Promise<void> } {
   const { env, config, hub, metrics } = deps;
   const sockets = new Set<ServerWebSocket<WsData>>();
-  const entryOf = (s: ServiceKey) => config.services.find((e) => serviceId(e) === serviceId(s))!;
   const visible = (who: Identity): ServiceEntry[] => config.services.filter((e) => mayView(config, e, who));
   const deniedText = "You are not allowed to restart this service.";
   const unusableText = "Unavailable: the app lacks permissions for this service (see the banner).";
@@ -82,7 +81,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     return who;
   }
 
-  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceKey): Response | undefined {
+  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceEntry): Response | undefined {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return json({ error: "bad-request", message: "this endpoint is a websocket: connect with Upgrade: websocket" }, 400);
     }
@@ -91,12 +90,12 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     const who = identify(req);
     if (who instanceof Response) return who;
     // A service the caller may not see answers exactly like one that is not configured.
-    if (only && !mayView(config, entryOf(only), who)) {
+    if (only && !mayView(config, only, who)) {
       return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
     }
-    const services: ServiceKey[] = only ? [only] : visible(who);
+    const services: ServiceEntry[] = only ? [only] : visible(who);
     const topics = services.flatMap((s) =>
-      mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(entryOf(s), who) === deniedText ? "denied" : "allowed"}`],
+      mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(s, who) === deniedText ? "denied" : "allowed"}`],
     );
     if (mode === "html") topics.push("html:banner");
     if (server.upgrade(req, { data: { mode, topics, services, identity: who } })) return undefined;
@@ -113,7 +112,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       return;
     }
     // The page may have been open for a while (or the tab hidden): resend everything on every open.
-    const parts = services.map((s) => renderState(hub.current(s), s, { denied: denialFor(entryOf(s), identity) }, true));
+    const parts = services.map((s) => renderState(hub.current(s), s, { denied: denialFor(s, identity) }, true));
     parts.push(staleBanner(hub.stale(), true));
     ws.send(parts.join("\n"));
   }
@@ -245,7 +244,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       if (bad) return bad;
       const who = identify(req);
       if (who instanceof Response) return who;
-      const items = visible(who).map((e) => ({ key: e as ServiceKey, status: hub.current(e), viewer: { denied: denialFor(e, who) } }));
+      const items = visible(who).map((e) => ({ key: e, status: hub.current(e), viewer: { denied: denialFor(e, who) } }));
       const banners = staleBanner(hub.stale(), false) + accessBanner();
       return html(
         renderPage({

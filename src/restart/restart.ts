@@ -1,5 +1,5 @@
 // A restart request → validate → authorize → lock → patch → record; every outcome is a value.
-import { type ConfigFile, type Kind, KINDS, type ServiceKey, serviceId } from "../config/file.ts";
+import { type ConfigFile, type Kind, KINDS, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import { KubeError } from "../kube/client.ts";
 import type { Lease, Workload } from "../kube/types.ts";
 import type { Identity } from "./identity.ts";
@@ -51,7 +51,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Pure: checks the path segments against Kubernetes rules and the allow-list. */
-export function findService(cfg: ConfigFile, kind: string, namespace: string, name: string): RestartFailure | { ok: true; service: ServiceKey } {
+export function findService(
+  cfg: ConfigFile,
+  kind: string,
+  namespace: string,
+  name: string,
+): RestartFailure | { ok: true; service: ServiceKey; entry: ServiceEntry } {
   if (!(KINDS as readonly string[]).includes(kind)) {
     return { ok: false, reason: "bad-request", detail: `unknown kind ${JSON.stringify(kind)}: expected Deployment, StatefulSet or DaemonSet` };
   }
@@ -59,7 +64,7 @@ export function findService(cfg: ConfigFile, kind: string, namespace: string, na
   if (!DNS_SUBDOMAIN.test(name)) return { ok: false, reason: "bad-request", detail: `invalid name ${JSON.stringify(name)}` };
   const entry = cfg.services.find((s) => s.kind === kind && s.namespace === namespace && s.name === name);
   if (!entry) return { ok: false, reason: "not-found", detail: `${kind} ${namespace}/${name} is not in the list of restartable services` };
-  return { ok: true, service: { kind: kind as Kind, namespace, name } };
+  return { ok: true, service: { kind: kind as Kind, namespace, name }, entry };
 }
 
 /** RFC3339 in UTC with second precision, as kubectl writes restartedAt. */
@@ -70,7 +75,7 @@ export function rfc3339(d: Date): string {
 export async function restartWorkload(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
   const found = findService(deps.config, req.kind, req.namespace, req.name);
   if (!found.ok) return found;
-  const s = found.service;
+  const { service: s, entry } = found;
   const fail = (reason: Reason, detail: string, extra: { retryAfterSec?: number } = {}): RestartFailure => ({
     ok: false,
     reason,
@@ -79,7 +84,6 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
     ...extra,
   });
 
-  const entry = deps.config.services.find((e) => serviceId(e) === serviceId(s))!;
   // A service the caller may not see answers exactly like one that is not configured.
   if (!mayView(deps.config, entry, req.identity)) {
     return { ok: false, reason: "not-found", detail: `${s.kind} ${s.namespace}/${s.name} is not in the list of restartable services` };
