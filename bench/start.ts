@@ -15,18 +15,17 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { clusterEnv } from "../tests/support/process.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const RUNS = Number(process.env.RUNS ?? 10);
 const VARIANTS = (process.env.VARIANTS ?? "compiled,plain,bun-run").split(",");
 const SOCKETS = Number(process.env.SOCKETS ?? 1000);
 const PAGES = Number(process.env.PAGES ?? 1000);
-const env = Object.fromEntries(
-  readFileSync(join(ROOT, ".cluster/env"), "utf8")
-    .split("\n")
-    .flatMap((l) => (/^([A-Z_]+)=(.*)$/.exec(l) ? [[RegExp.$1, RegExp.$2]] : [])),
-) as Record<string, string>;
-if (!env.KUBECONFIG) throw new Error("no running control plane (.cluster/env has no KUBECONFIG): run make cluster-up");
+const env = clusterEnv();
+// START_CONFIG: another services file (default: the sample config); APP_BIN: time this binary
+// instead of building one for the "compiled" variant.
+const CONFIG = process.env.START_CONFIG ?? join(ROOT, "deploy/examples/config.yaml");
 
 const tmp = mkdtempSync(join(tmpdir(), "k8s-restart-app-bench-"));
 const bun = join(ROOT, "node_modules/.bin/bun");
@@ -38,6 +37,7 @@ function run(cmd: string[]): void {
 
 function variantCommand(v: string): string[] {
   if (v === "compiled") {
+    if (process.env.APP_BIN) return [resolve(process.env.APP_BIN)];
     const out = join(tmp, "compiled");
     run([join(ROOT, "scripts/build.sh"), out]);
     return [out];
@@ -124,7 +124,7 @@ async function once(cmd: string[], loaded = false): Promise<Sample> {
       // The second listener (/metrics, /healthz, /readyz) on a free port: the default :6060 would
       // collide with any other instance on this machine.
       LISTEN_MONITORING_ADDRESS: "127.0.0.1:0",
-      CONFIG_FILE_PATH: join(ROOT, "deploy/examples/config.yaml"),
+      CONFIG_FILE_PATH: CONFIG,
       KUBE_CONFIG_PATH: env.KUBECONFIG,
       LOCK_NAMESPACE: "k8s-restart-app-bench",
       LOG_LEVEL: "error",
@@ -185,7 +185,7 @@ try {
 
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-console.log(`k8s-restart-app start benchmark: ${RUNS} runs per variant, ${env.APISERVER}, deploy/examples/config.yaml`);
+console.log(`k8s-restart-app start benchmark: ${RUNS} runs per variant, ${env.APISERVER}, ${CONFIG}`);
 console.log(line(rows[0]!));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const r of rows.slice(1)) console.log(line(r));
