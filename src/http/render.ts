@@ -31,7 +31,8 @@ const LABEL: Record<string, string> = {
   loading: "Loading…",
 };
 
-function relative(iso: string): string {
+/** "2026-11-26T05:29:08Z" → "2026-11-26 05:29:08 UTC"; "" → "never". */
+function readableTime(iso: string): string {
   if (!iso) return "never";
   return iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 }
@@ -69,7 +70,7 @@ export function renderState(s: ServiceStatus | undefined, key: ServiceKey, viewe
     message: s?.message ?? "Waiting for cluster data…",
     phases,
     lastRestart: s?.lastRestart ?? "",
-    lastRestartText: relative(s?.lastRestart ?? ""),
+    lastRestartText: readableTime(s?.lastRestart ?? ""),
     restartedBy: s?.restartedBy ? ` by <span class="by">${escapeHtml(s.restartedBy)}</span>` : "",
     disabled: disabled ? "disabled" : "",
     buttonLabel: locked ? "Restarting…" : "Restart",
