@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const log = makeLogger(env.logLevel);
   const config = await loadConfigFile(env.configFilePath);
   const kc = loadKubeConfig(env.kubeConfigPath);
-  const authn = await makeAuthn(env.auth);
+  const authn = await makeAuthn(env.auth, { trustedProxies: env.trustedProxies, log });
   const lockNamespace =
     env.lockNamespace || (existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, "utf8").trim() : "") || kc.getContextObject(kc.getCurrentContext())?.namespace || "default";
   if (env.auth.mode === "none") {

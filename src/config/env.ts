@@ -1,4 +1,5 @@
 // Environment variables → typed settings; a malformed value stops the process naming the variable.
+import { type Cidr, parseCidr } from "./cidr.ts";
 
 export interface Env {
   listen: { hostname: string; port: number };
@@ -21,14 +22,23 @@ export interface Env {
   trustedOrigins: string[];
   /** Restarts allowed per user (or per address when anonymous) per minute; 0 disables the limit. */
   rateLimitPerMinute: number;
+  /** Peers allowed to send identity headers (AUTH_MODE=proxy) and X-Forwarded-For. */
+  trustedProxies: Cidr[];
 }
 
 export interface AuthSettings {
   mode: "none" | "proxy" | "token";
   tokensFile: string;
-  userHeaders: string[];
-  groupsHeaders: string[];
+  /** The one header carrying the user (AUTH_MODE=proxy). */
+  userHeader: string;
+  /** The one header carrying comma-separated groups; empty ⇒ no groups. */
+  groupsHeader: string;
+  /** AUTH_MODE=proxy: websockets are closed after this long so a reconnect passes the proxy's session check again. */
+  websocketLifetimeSec: number;
 }
+
+/** The longest delay a timer can hold (2^31-1 ms, ≈ 24.8 days), in whole seconds. */
+export const MAX_TIMER_SEC = Math.floor((2 ** 31 - 1) / 1000);
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -41,14 +51,16 @@ function str(src: Source, name: string, def: string): string {
   return v === undefined ? def : v;
 }
 
-function positiveInt(src: Source, name: string, def: number, max = 86_400 * 365, min = 1): number {
+function positiveInt(src: Source, name: string, def: number, max = MAX_TIMER_SEC, min = 1): number {
   const raw = src[name];
   if (raw === undefined || raw === "") return def;
   if (!/^\d+$/.test(raw.trim())) {
     throw new ConfigError(`${name}: expected a whole number, got ${JSON.stringify(raw)}`);
   }
   const n = Number(raw.trim());
-  if (n < min || n > max) throw new ConfigError(`${name}: expected ${min}..${max}, got ${n}`);
+  // Seconds become timer delays: past 2^31-1 ms a timer fires at once, over and over.
+  const why = max === MAX_TIMER_SEC && n > max ? ` (a timer cannot hold more than ${MAX_TIMER_SEC} s, about 24.8 days)` : "";
+  if (n < min || n > max) throw new ConfigError(`${name}: expected ${min}..${max}, got ${n}${why}`);
   return n;
 }
 
@@ -83,13 +95,37 @@ function authSettings(src: Source): AuthSettings {
   }
   const tokensFile = str(src, "AUTH_TOKENS_FILE", "");
   if (mode === "token" && tokensFile === "") throw new ConfigError("AUTH_TOKENS_FILE: required when AUTH_MODE=token");
-  const userHeaders = list(src, "AUTH_PROXY_USER_HEADERS", ["X-Forwarded-User", "X-Auth-Request-User"]);
-  const groupsHeaders = list(src, "AUTH_PROXY_GROUPS_HEADERS", ["X-Forwarded-Groups", "X-Auth-Request-Groups"]);
-  for (const [n, l] of [["AUTH_PROXY_USER_HEADERS", userHeaders], ["AUTH_PROXY_GROUPS_HEADERS", groupsHeaders]] as const) {
-    for (const h of l) if (!/^[A-Za-z0-9-]+$/.test(h)) throw new ConfigError(`${n}: ${JSON.stringify(h)} is not a header name`);
+  const userHeader = oneHeader(src, "AUTH_PROXY_USER_HEADERS", "X-Forwarded-User");
+  const groupsHeader = oneHeader(src, "AUTH_PROXY_GROUPS_HEADERS", "X-Forwarded-Groups");
+  if (mode === "proxy" && userHeader === "") throw new ConfigError("AUTH_PROXY_USER_HEADERS: a header name is needed when AUTH_MODE=proxy");
+  const websocketLifetimeSec = positiveInt(src, "AUTH_PROXY_WEBSOCKET_LIFETIME_SEC", 3600, MAX_TIMER_SEC);
+  return { mode, tokensFile, userHeader, groupsHeader, websocketLifetimeSec };
+}
+
+/**
+ * Exactly one header name. Reading several would let a client supply the one a proxy does not
+ * overwrite (impersonation or group escalation), so a list is refused, saying why.
+ */
+function oneHeader(src: Source, name: string, def: string): string {
+  const names = list(src, name, [def]);
+  if (names.length > 1) {
+    throw new ConfigError(
+      `${name}: takes exactly one header name, got ${names.length} (${names.join(", ")}): a client could send whichever one the proxy does not overwrite; name the header your proxy sets`,
+    );
   }
-  if (mode === "proxy" && userHeaders.length === 0) throw new ConfigError("AUTH_PROXY_USER_HEADERS: at least one header is needed when AUTH_MODE=proxy");
-  return { mode, tokensFile, userHeaders, groupsHeaders };
+  const h = names[0] ?? "";
+  if (h !== "" && !/^[A-Za-z0-9-]+$/.test(h)) throw new ConfigError(`${name}: ${JSON.stringify(h)} is not a header name`);
+  return h;
+}
+
+function cidrs(src: Source, name: string, def: string[]): Cidr[] {
+  return list(src, name, def).map((c) => {
+    try {
+      return parseCidr(c);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
+  });
 }
 
 /** Parses Go-style listen addresses: ":8080", "0.0.0.0:8080", "127.0.0.1:9000", "[::1]:8080". */
@@ -104,7 +140,7 @@ export function parseListenAddress(raw: string, name = "LISTEN_ADDRESS"): { host
 
 export function parseEnv(src: Source): Env {
   const listenAddress = str(src, "LISTEN_ADDRESS", ":8080");
-  const forceUnlockSec = positiveInt(src, "FORCE_UNLOCK_SEC", 300);
+  const forceUnlockSec = positiveInt(src, "FORCE_UNLOCK_SEC", 300, MAX_TIMER_SEC);
   const level = str(src, "LOG_LEVEL", "info");
   if (!["debug", "info", "warn", "error"].includes(level)) {
     throw new ConfigError(`LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
@@ -125,11 +161,12 @@ export function parseEnv(src: Source): Env {
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
     watchIntervalSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
     forceUnlockSec,
-    rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec),
+    rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec, MAX_TIMER_SEC),
     lockNamespace,
     logLevel: level as Env["logLevel"],
     auth: authSettings(src),
     trustedOrigins: origins(src, "TRUSTED_ORIGINS"),
     rateLimitPerMinute: positiveInt(src, "RATE_LIMIT_PER_MINUTE", 10, 100_000, 0),
+    trustedProxies: cidrs(src, "TRUSTED_PROXIES", ["127.0.0.0/8", "::1"]),
   };
 }

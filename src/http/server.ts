@@ -73,8 +73,9 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
   }
 
   function identify(req: Request): Identity | Response {
-    const who = deps.authn(req);
+    const who = deps.authn(req, server.requestIP(req)?.address ?? ""); // issue 15: the peer decides whether identity headers count
     if ("error" in who) {
+      if (who.status === 400) return json({ error: "bad-request", message: who.error }, 400); // issue 15: repeated/undecodable identity header
       if (wantsHtml(req) && !isHtmx(req)) return withHeaders(html(renderLogin(who.error), 401));
       return json({ error: "unauthenticated", message: who.error }, 401, { "WWW-Authenticate": 'Bearer realm="k8s-restart-app"' });
     }

@@ -6,6 +6,8 @@ export interface Identity {
   user: string;
   groups: string[];
   authenticated: boolean;
+  /** Which credential proved it (a token's digest), so a revoked one can be recognised later. */
+  credential?: string;
 }
 
 export const ANONYMOUS: Identity = { user: "", groups: [], authenticated: false };

@@ -292,8 +292,13 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(await Promise.all(["sec-alices", "sec-team"].map((n) => restartedAt("Deployment", NS, n)))).toEqual(before);
   });
 
-  test("the X-Auth-Request-User/-Groups aliases work: carol (group ops, the top-level default) restarts", async () => {
-    const carol = { "X-Auth-Request-User": "carol", "X-Auth-Request-Groups": "ops" };
+  test("only the configured header family counts: X-Auth-Request-* neither signs in nor adds a group; carol (group ops, the top-level default) restarts", async () => {
+    expect((await fetch(`${app.url}/api/v1/service`, { headers: { "X-Auth-Request-User": "carol", "X-Auth-Request-Groups": "ops" } })).status).toBe(401);
+    const escalate = await restart(app, "sec-team", { ...as("mallory", "dev"), "X-Auth-Request-Groups": "ops" });
+    expect(escalate.res.status).toBe(403);
+    const twice = await restart(app, "sec-team", { "X-Forwarded-User": "mallory", "X-Forwarded-Groups": "dev, ops" });
+    expect(twice.res.status).toBe(400);
+    const carol = as("carol", "ops");
     const list = await fetch(`${app.url}/api/v1/service`, { headers: carol });
     expect(list.status).toBe(200);
     const r = await restart(app, "sec-team", carol);

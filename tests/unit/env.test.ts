@@ -32,13 +32,18 @@ describe("parseEnv defaults", () => {
     expect(env.trustedOrigins).toEqual([]);
   });
 
-  test("auth defaults to none with the usual proxy headers", () => {
+  test("auth defaults to none with one user header and one groups header", () => {
     expect(env.auth).toEqual({
       mode: "none",
       tokensFile: "",
-      userHeaders: ["X-Forwarded-User", "X-Auth-Request-User"],
-      groupsHeaders: ["X-Forwarded-Groups", "X-Auth-Request-Groups"],
+      userHeader: "X-Forwarded-User",
+      groupsHeader: "X-Forwarded-Groups",
+      websocketLifetimeSec: 3600,
     });
+  });
+
+  test("TRUSTED_PROXIES defaults to loopback only", () => {
+    expect(env.trustedProxies.map((c) => c.text)).toEqual(["127.0.0.0/8", "::1"]);
   });
 
   test("ROLLOUT_TIMEOUT_SEC defaults to FORCE_UNLOCK_SEC", () => {
@@ -104,7 +109,7 @@ describe("parseEnv accepted values", () => {
   test("AUTH_MODE=token with a tokens file, AUTH_MODE=proxy with custom headers", () => {
     expect(parseEnv({ AUTH_MODE: "token", AUTH_TOKENS_FILE: "/etc/tokens.yaml" }).auth).toMatchObject({ mode: "token", tokensFile: "/etc/tokens.yaml" });
     const proxy = parseEnv({ AUTH_MODE: "proxy", AUTH_PROXY_USER_HEADERS: "X-Remote-User", AUTH_PROXY_GROUPS_HEADERS: "" });
-    expect(proxy.auth).toEqual({ mode: "proxy", tokensFile: "", userHeaders: ["X-Remote-User"], groupsHeaders: [] });
+    expect(proxy.auth).toEqual({ mode: "proxy", tokensFile: "", userHeader: "X-Remote-User", groupsHeader: "", websocketLifetimeSec: 3600 });
   });
 });
 
@@ -130,6 +135,15 @@ describe("parseEnv malformed values throw ConfigError naming the variable", () =
     [{ AUTH_MODE: "proxy", AUTH_PROXY_USER_HEADERS: "" }, "AUTH_PROXY_USER_HEADERS", null],
     [{ AUTH_PROXY_USER_HEADERS: "X User" }, "AUTH_PROXY_USER_HEADERS", /not a header name/],
     [{ AUTH_PROXY_GROUPS_HEADERS: "X-Groups:" }, "AUTH_PROXY_GROUPS_HEADERS", null],
+    [{ AUTH_PROXY_USER_HEADERS: "X-Forwarded-User,X-Auth-Request-User" }, "AUTH_PROXY_USER_HEADERS", /exactly one header name, got 2 .*does not overwrite/],
+    [{ AUTH_PROXY_GROUPS_HEADERS: "X-Forwarded-Groups, X-Auth-Request-Groups" }, "AUTH_PROXY_GROUPS_HEADERS", /exactly one header name/],
+    [{ AUTH_PROXY_WEBSOCKET_LIFETIME_SEC: "0" }, "AUTH_PROXY_WEBSOCKET_LIFETIME_SEC", null],
+    [{ TRUSTED_PROXIES: "10.0.0.0/33" }, "TRUSTED_PROXIES", /prefix length must be 0\.\.32/],
+    [{ TRUSTED_PROXIES: "proxy.local" }, "TRUSTED_PROXIES", /not an IP address or CIDR/],
+    [{ TRUSTED_PROXIES: "fd00::/129" }, "TRUSTED_PROXIES", null],
+    [{ FORCE_UNLOCK_SEC: "2147484" }, "FORCE_UNLOCK_SEC", /1\.\.2147483, got 2147484 \(a timer cannot hold more than 2147483 s/],
+    [{ ROLLOUT_TIMEOUT_SEC: String(86400 * 365) }, "ROLLOUT_TIMEOUT_SEC", /a timer cannot hold/],
+    [{ FORCE_UNLOCK_SEC: "100", ROLLOUT_TIMEOUT_SEC: "3000000" }, "ROLLOUT_TIMEOUT_SEC", /24\.8 days/],
     [{ TRUSTED_ORIGINS: "not-a-url" }, "TRUSTED_ORIGINS", /"not-a-url" is not an origin/],
     [{ TRUSTED_ORIGINS: "https://x.com/path" }, "TRUSTED_ORIGINS", /no path/],
     [{ TRUSTED_ORIGINS: "https://x.com/" }, "TRUSTED_ORIGINS", null],

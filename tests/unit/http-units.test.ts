@@ -1,10 +1,10 @@
-// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts (parseTokens, makeAuthn) and src/http/ratelimit.ts.
+// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts parseTokens (makeAuthn: auth.test.ts) and src/http/ratelimit.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuthSettings, ConfigError } from "../../src/config/env.ts";
-import { makeAuthn, parseTokens } from "../../src/http/auth.ts";
+import { ConfigError } from "../../src/config/env.ts";
+import { parseTokens } from "../../src/http/auth.ts";
 import { makeRateLimiter } from "../../src/http/ratelimit.ts";
 import { crossSiteRefusal } from "../../src/http/security.ts";
 import { escapeHtml, fill } from "../../src/http/template.ts";
@@ -100,6 +100,10 @@ describe("parseTokens", () => {
     ["empty user", `- {token: ${GOOD}, user: ""}`, "tokens.yaml: [0].user:"],
     ["groups not a list", `- {token: ${GOOD}, user: a, groups: ops}`, "tokens.yaml: [0].groups: expected a list of strings"],
     ["null entry", "- null", "tokens.yaml: [0].token:"],
+    ["duplicate token", `- {token: ${GOOD}, user: a}\n- {token: ${GOOD}, user: b}`, "tokens.yaml: [1].token: the same token as [0]"],
+    ["token with inner whitespace", `- {token: "abcdefgh ijklmnopq", user: a}`, "tokens.yaml: [0].token: must not contain whitespace"],
+    ["token with trailing whitespace", `- {token: "${GOOD} ", user: a}`, "tokens.yaml: [0].token: must not contain whitespace"],
+    ["token with a tab", `- {token: "${GOOD}\\t", user: a}`, "tokens.yaml: [0].token: must not contain whitespace"],
   ])("%s", (_label, text, message) => {
     let err: unknown;
     try {
@@ -109,58 +113,6 @@ describe("parseTokens", () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toStartWith(message);
-  });
-});
-
-const settings = (o: Partial<AuthSettings>): AuthSettings => ({
-  mode: "none",
-  tokensFile: "",
-  userHeaders: ["X-Forwarded-User", "X-Auth-Request-User"],
-  groupsHeaders: ["X-Forwarded-Groups", "X-Auth-Request-Groups"],
-  ...o,
-});
-const get = (headers: Record<string, string> = {}) => new Request("http://restart.local/", { headers });
-
-describe("makeAuthn", () => {
-  test("none: everyone is anonymous", async () => {
-    const authn = await makeAuthn(settings({ mode: "none" }));
-    expect(authn(get({ "x-forwarded-user": "mallory", authorization: "Bearer x" }))).toEqual({ user: "", groups: [], authenticated: false });
-  });
-
-  test("proxy: user from the first header present, groups comma-split across headers", async () => {
-    const authn = await makeAuthn(settings({ mode: "proxy" }));
-    expect(authn(get({ "X-Auth-Request-User": " alice ", "X-Forwarded-Groups": "ops, sre,,", "X-Auth-Request-Groups": "dev" }))).toEqual({
-      user: "alice",
-      groups: ["ops", "sre", "dev"],
-      authenticated: true,
-    });
-    expect(authn(get({ "X-Forwarded-User": "bob", "X-Auth-Request-User": "alice" }))).toEqual({ user: "bob", groups: [], authenticated: true });
-  });
-
-  test("proxy: no user header → error naming the expected headers", async () => {
-    const authn = await makeAuthn(settings({ mode: "proxy" }));
-    expect(authn(get({ "X-Forwarded-Groups": "ops" }))).toEqual({
-      error: "no identity: expected one of the headers X-Forwarded-User, X-Auth-Request-User from the authenticating proxy",
-    });
-    expect(authn(get({ "X-Forwarded-User": "   " }))).toHaveProperty("error");
-  });
-
-  test("token: good token, wrong token, missing or malformed header", async () => {
-    const file = join(dir, "tokens.yaml");
-    writeFileSync(file, TOKENS_YAML);
-    const authn = await makeAuthn(settings({ mode: "token", tokensFile: file }));
-    expect(authn(get({ authorization: `Bearer ${GOOD}` }))).toEqual({ user: "alice", groups: ["ops", "sre"], authenticated: true });
-    expect(authn(get({ authorization: "bearer another-token-for-bob-0000 " }))).toEqual({ user: "bob", groups: [], authenticated: true });
-    expect(authn(get({ authorization: `Bearer ${GOOD}x` }))).toEqual({ error: "invalid bearer token" });
-    expect(authn(get({ authorization: `Bearer ${GOOD.slice(0, -1)}` }))).toEqual({ error: "invalid bearer token" });
-    expect(authn(get())).toEqual({ error: "missing bearer token (Authorization: Bearer <token>)" });
-    expect(authn(get({ authorization: `Basic ${btoa("alice:pw")}` }))).toHaveProperty("error", "missing bearer token (Authorization: Bearer <token>)");
-    expect(authn(get({ authorization: `Bearer ${GOOD} extra` }))).toHaveProperty("error");
-  });
-
-  test("token: a missing tokens file names AUTH_TOKENS_FILE", async () => {
-    const file = join(dir, "nope.yaml");
-    await expect(makeAuthn(settings({ mode: "token", tokensFile: file }))).rejects.toThrow(`AUTH_TOKENS_FILE: ${file}: no such file`);
   });
 });
 

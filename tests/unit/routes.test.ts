@@ -65,7 +65,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
     config: CONFIG,
     hub,
     metrics,
-    authn: await makeAuthn(env.auth),
+    authn: await makeAuthn(env.auth, { trustedProxies: env.trustedProxies }),
     restart: async (req) => {
       restarts.push(req);
       return o.result ?? { ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 7, user: req.identity.user };
