@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
 
 const NS = "k8s-restart-app-sec";
-const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2"];
+const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2", "sec-db", "sec-agent"];
 const svc = (name: string, extra: Record<string, unknown> = {}) => ({ kind: "Deployment", name, namespace: NS, ...extra });
 const restartPath = (name: string) => `/api/v1/service/Deployment/${NS}/${name}/restart`;
 const parse = (m: string) => JSON.parse(m) as any;
@@ -190,7 +190,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
   const bob = as("bob", "dev");
   const sam = as("sam", "secret");
   const configYaml = [
-    "# Top-level defaults apply, field by field, to services that do not set their own.",
+    "# Top-level defaults apply to services that set neither list of a pair.",
     "allowedGroups: [ops]",
     "viewGroups: [dev, ops]",
     "services:",
@@ -355,6 +355,48 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(direct).toContain("failed to open");
     expect(await patchesOf("sec-secret", since)).toEqual([]);
   }, 60_000);
+  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
+});
+
+describe("the README's services-file example (issue 15 #3): a service's own lists replace the defaults as a pair", () => {
+  let app: AppProcess;
+  const as = (user: string, groups: string) => ({ "X-Forwarded-User": user, "X-Forwarded-Groups": groups });
+  const configYaml = [
+    "services:",
+    `  - {kind: Deployment, name: sec-web, namespace: ${NS}}`,
+    `  - {kind: Deployment, name: sec-db, namespace: ${NS}, allowedGroups: [dba]}`,
+    `  - {kind: Deployment, name: sec-agent, namespace: ${NS}, viewGroups: [sre]}`,
+    "allowedGroups: [oncall]",
+    "allowedUsers: [alice]",
+    "",
+  ].join("\n");
+  beforeAll(async () => {
+    app = await startApp({ configYaml, env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0", AUTH_MODE: "proxy" } });
+  }, 30_000);
+
+  test("alice (top-level allowedUsers) is refused on db, which names only dba; a dba member restarts db; alice restarts web", async () => {
+    const since = new Date().toISOString();
+    const refused = await restart(app, "sec-db", as("alice", ""));
+    expect(refused.res.status).toBe(403);
+    expect(refused.body.message).toContain("alice is not allowed");
+    expect(await patchesOf("sec-db", since)).toEqual([]);
+    const dba = await restart(app, "sec-db", as("dana", "dba"));
+    expect(dba.res.status).toBe(200);
+    const web = await restart(app, "sec-web", as("alice", ""));
+    expect(web.res.status).toBe(200);
+    // dana is named nowhere for web: db's list does not leak into it either.
+    const notWeb = await restart(app, "sec-web", as("dana", "dba"));
+    expect([403]).toContain(notWeb.res.status);
+    await settled(app, "sec-db", dba.body.restarted_at, as("dana", "dba"));
+    await settled(app, "sec-web", web.body.restarted_at, as("alice", ""));
+  }, 90_000);
+
+  test("agent (own viewGroups [sre]) is seen by sre members and by those the defaults let restart it, not by others", async () => {
+    const names = async (h: Record<string, string>) => ((await (await fetch(`${app.url}/api/v1/service`, { headers: h })).json()) as any).services.map((s: any) => s.name);
+    expect(await names(as("sid", "sre"))).toContain("sec-agent");
+    expect(await names(as("olga", "oncall"))).toContain("sec-agent");
+    expect(await names(as("bob", "dev"))).toEqual(["sec-web", "sec-db"]);
+  });
   test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
 });
 

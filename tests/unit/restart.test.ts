@@ -231,6 +231,41 @@ describe("identity rules", () => {
     expect(mayView(cfg, e, who)).toBe(view);
   });
 
+  // Every combination of the four fields of one family (unset, empty, naming the caller, naming
+  // someone else), for restart lists and for view lists: the service's own pair wins whole as
+  // soon as it sets either field; the top-level pair applies only when it sets neither.
+  const values: [string, string[] | undefined][] = [["unset", undefined], ["[]", []], ["match", ["M"]], ["other", ["nobody"]]];
+  const combos: [string, string[] | undefined, string[] | undefined, string[] | undefined, string[] | undefined][] = [];
+  for (const [a, ou] of values) for (const [b, og] of values) for (const [c, tu] of values) for (const [d, tg] of values) combos.push([`own users ${a}, own groups ${b}, top users ${c}, top groups ${d}`, ou, og, tu, tg]);
+  const dana: Identity = { user: "dana", groups: ["dba"], authenticated: true };
+  const fill = (l: string[] | undefined, m: string) => l?.map((x) => (x === "M" ? m : x));
+  const expected = (ou?: string[], og?: string[], tu?: string[], tg?: string[]) => {
+    const ownSet = ou !== undefined || og !== undefined;
+    const [u, g] = ownSet ? [ou, og] : [tu, tg];
+    if (!ownSet && u === undefined && g === undefined) return true;
+    return (u ?? []).includes("M") || (g ?? []).includes("M");
+  };
+  test.each(combos)("restart lists: %s", (_l, ou, og, tu, tg) => {
+    const cfg: ConfigFile = { services: [], allowedUsers: fill(tu, "dana"), allowedGroups: fill(tg, "dba") };
+    const e = entry({ allowedUsers: fill(ou, "dana"), allowedGroups: fill(og, "dba") });
+    expect(mayRestart(cfg, e, dana) === undefined).toBe(expected(ou, og, tu, tg));
+  });
+  test.each(combos)("view lists: %s", (_l, ou, og, tu, tg) => {
+    const cfg: ConfigFile = { services: [], viewUsers: fill(tu, "dana"), viewGroups: fill(tg, "dba"), allowedUsers: [] };
+    const e = entry({ viewUsers: fill(ou, "dana"), viewGroups: fill(og, "dba") });
+    expect(mayView(cfg, e, dana)).toBe(expected(ou, og, tu, tg));
+  });
+
+  test("the README example: db with allowedGroups [dba] is not restartable by the top-level allowedUsers [alice]", () => {
+    const cfg: ConfigFile = { services: [], allowedGroups: ["oncall"], allowedUsers: ["alice"] };
+    const alice: Identity = { user: "alice", groups: [], authenticated: true };
+    const db = entry({ name: "db", allowedGroups: ["dba"] });
+    expect(mayRestart(cfg, db, alice)).toBe("alice is not allowed to restart Deployment shop/db");
+    expect(mayRestart(cfg, db, dana)).toBeUndefined();
+    expect(mayRestart(cfg, entry(), alice)).toBeUndefined();
+    expect(mayRestart(cfg, entry(), dana)).toBeDefined();
+  });
+
   test("the refusal names the user and the service", () => {
     expect(mayRestart({ services: [] }, entry({ allowedUsers: ["alice"] }), carol)).toBe("carol is not allowed to restart Deployment shop/web");
   });
