@@ -11,6 +11,7 @@ import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
 import { renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
+import { requestIdFrom } from "./requestid.ts";
 import { crossSiteRefusal } from "./security.ts";
 
 export interface AppDeps {
@@ -141,7 +142,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
 
   async function handleRestart(req: Request, m: RegExpExecArray, server: Server<WsData>): Promise<Response> {
     const refusal = crossSiteRefusal(req, env.trustedOrigins);
-    const requestId = (req.headers.get("x-request-id") ?? "").match(/^[A-Za-z0-9._-]{1,64}$/)?.[0] ?? crypto.randomUUID();
+    const requestId = requestIdFrom(req.headers.get("x-request-id")); // issue 15 #8
     const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
     const source = server.requestIP(req)?.address ?? "";
     const reply = (r: RestartResult): Response => {

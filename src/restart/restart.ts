@@ -101,7 +101,8 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
     return fail("paused", `can't restart paused deployment ${s.namespace}/${s.name} (run rollout resume first)`);
   }
 
-  const holder = `${deps.instanceId}/${req.requestId}`;
+  // The holder is this instance, never anything the client chose (the request id is the client's).
+  const holder = deps.instanceId;
   const user = req.identity.user;
   let acquired: boolean;
   try {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/env.ts";
 import { parseTokens } from "../../src/http/auth.ts";
+import { requestIdFrom } from "../../src/http/requestid.ts";
 import { makeRateLimiter } from "../../src/http/ratelimit.ts";
 import { crossSiteRefusal } from "../../src/http/security.ts";
 import { escapeHtml, fill } from "../../src/http/template.ts";
@@ -157,5 +158,26 @@ describe("makeRateLimiter", () => {
   test("0 disables the limit", () => {
     const limit = makeRateLimiter(0, () => 0);
     for (let i = 0; i < 100; i++) expect(limit("k")).toBe(0);
+  });
+});
+
+describe("requestIdFrom (issue 15 #8)", () => {
+  const fresh = () => "fresh-id";
+  test.each([
+    ["abc-123", "abc-123"],
+    ["trace.id_01", "trace.id_01"],
+    ["a".repeat(64), "a".repeat(64)],
+    ["a".repeat(65), "fresh-id"],
+    ["", "fresh-id"],
+    ["two words", "fresh-id"],
+    ['quote"d', "fresh-id"],
+    ["line\nbreak", "fresh-id"],
+    ["héllo", "fresh-id"],
+    ["a/b", "fresh-id"],
+  ])("%j → %j", (header, want) => {
+    expect(requestIdFrom(header, fresh)).toBe(want);
+  });
+  test("no header → a fresh random id", () => {
+    expect(requestIdFrom(null)).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -69,11 +69,18 @@ describe("restartWorkload", () => {
     const r = await restartWorkload(deps, req({ identity: alice }));
     expect(r).toEqual({ ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 4, user: "alice" });
     expect(called("patch")).toEqual([{ fn: "patch", args: [WEB, "2025-03-01T10:00:00Z", "alice"] }]);
-    expect(called("acquire")[0]!.args).toEqual([WEB, "pod-a-1/req-1", "alice", undefined]);
-    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1/req-1", 4]);
+    expect(called("acquire")[0]!.args).toEqual([WEB, "pod-a-1", "alice", undefined]);
+    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4]);
     expect(called("recordEvent")[0]!.args).toEqual([4, WEB, "alice", "2025-03-01T10:00:00.789Z"]);
     expect(called("rateLimit")[0]!.args).toEqual(["alice"]);
     expect(called("release")).toHaveLength(0);
+  });
+
+  test("the Lease holder is the instance's own id, whatever request id the client chose (issue 15 #8)", async () => {
+    const { deps, called } = fakeDeps();
+    await restartWorkload(deps, req({ requestId: "evil-holder-name" }));
+    expect(called("acquire")[0]!.args[1]).toBe("pod-a-1");
+    expect(called("setGeneration")[0]!.args[1]).toBe("pod-a-1");
   });
 
   test("anonymous callers are rate limited by address", async () => {
@@ -174,7 +181,7 @@ describe("restartWorkload", () => {
     expect(r).toMatchObject({ ok: false, reason: "upstream" });
     if (r.ok) return;
     expect(r.detail).toBe('the app is not allowed to do this: patch Deployment shop/web: 403 Forbidden: deployments.apps "web" is forbidden');
-    expect(called("release")).toEqual([{ fn: "release", args: [WEB, "pod-a-1/req-1"] }]);
+    expect(called("release")).toEqual([{ fn: "release", args: [WEB, "pod-a-1"] }]);
     expect(called("setGeneration")).toHaveLength(0);
   });
 

@@ -216,6 +216,17 @@ describe("POST restart", () => {
     expect(restarts[0]!.identity).toEqual({ user: "", groups: [], authenticated: false });
   });
 
+  test("a client X-Request-Id that is long or not plain is replaced before it reaches the restart and the audit log (issue 15 #8)", async () => {
+    const { base, restarts, logs } = await start();
+    const forged = `x"}\u2028${"a".repeat(70)}`;
+    const res = await fetch(`${base}${RESTART}`, { method: "POST", headers: { "X-Request-Id": encodeURIComponent(forged).slice(0, 80) + "%20" } });
+    expect(res.status).toBe(200);
+    const id = res.headers.get("x-request-id")!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(restarts[0]!.requestId).toBe(id);
+    expect(logs.find((l) => l.msg === "restart")?.fields?.request_id).toBe(id);
+  });
+
   test.each([
     ["bad-request", 400], ["unauthenticated", 401], ["forbidden", 403], ["not-found", 404], ["missing", 404],
     ["paused", 409], ["locked", 423], ["rate-limited", 429], ["upstream", 502],
