@@ -1,7 +1,7 @@
 // A restart request → validate → authorize → lock → patch → record; every outcome is a value.
 import { type ConfigFile, type Kind, KINDS, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import { KubeError } from "../kube/client.ts";
-import type { Lease, Workload } from "../kube/types.ts";
+import { type Lease, RESTARTED_AT, type Workload } from "../kube/types.ts";
 import type { Identity } from "./identity.ts";
 import { mayRestart, mayView } from "./identity.ts";
 
@@ -72,6 +72,19 @@ export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/**
+ * The restartedAt to write: now, but always at least a second after the workload's current
+ * value. Writing the same second again would change nothing, roll out nothing, and still look
+ * like a restart.
+ */
+export function nextRestartedAt(now: Date, current: string | undefined): string {
+  const prev = current ? Date.parse(current) : NaN;
+  const t = Number.isNaN(prev) ? now.getTime() : Math.max(now.getTime(), Math.floor(prev / 1000) * 1000 + 1000);
+  return rfc3339(new Date(t));
+}
+
+const restartedAtOf = (w: Workload | undefined) => w?.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
+
 export async function restartWorkload(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
   const found = findService(deps.config, req.kind, req.namespace, req.name);
   if (!found.ok) return found;
@@ -112,10 +125,19 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   }
   if (!acquired) return fail("locked", `a restart of ${s.kind} ${s.namespace}/${s.name} is already in progress`);
 
-  const at = rfc3339(deps.now());
+  let at = nextRestartedAt(deps.now(), restartedAtOf(w));
   let patched: Workload;
   try {
     patched = await deps.patch(s, at, user);
+    // Unchanged generation: the cache was behind and the object already had this value. Go once
+    // more past what the API server answered; a second no-op is reported, never a 200.
+    if ((patched.metadata?.generation ?? 0) <= (w.metadata?.generation ?? 0)) {
+      at = nextRestartedAt(deps.now(), restartedAtOf(patched) ?? at);
+      patched = await deps.patch(s, at, user);
+      if ((patched.metadata?.generation ?? 0) <= (w.metadata?.generation ?? 0)) {
+        throw new Error(`patch ${s.kind} ${s.namespace}/${s.name}: the PATCH changed nothing (generation stayed ${patched.metadata?.generation ?? 0})`);
+      }
+    }
   } catch (e) {
     // Nothing changed in the cluster: free the lock so the next attempt is not refused.
     await deps.release(s, holder).catch((err) => deps.log("lock release failed", { service: serviceId(s), error: String(err) }));

@@ -5,7 +5,7 @@ import { KubeError } from "../../src/kube/client.ts";
 import type { Deployment, Lease, Workload } from "../../src/kube/types.ts";
 import { ANONYMOUS, type Identity, mayRestart, mayView } from "../../src/restart/identity.ts";
 import { makeReleaser, rolloutSettled } from "../../src/restart/release.ts";
-import { type RestartDeps, type RestartRequest, restartWorkload, rfc3339 } from "../../src/restart/restart.ts";
+import { nextRestartedAt, type RestartDeps, type RestartRequest, restartWorkload, rfc3339 } from "../../src/restart/restart.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
@@ -203,6 +203,59 @@ describe("restartWorkload", () => {
     const r = await restartWorkload(deps, req());
     expect(r.ok).toBe(true);
     expect(called("log").map((c) => c.args[0]).sort()).toEqual(["event not recorded", "lock update failed"]);
+  });
+});
+
+describe("a restart always moves restartedAt forward (issue 15 #13)", () => {
+  const now = new Date("2025-03-01T10:00:00.789Z");
+  test.each([
+    [undefined, "2025-03-01T10:00:00Z"],
+    ["", "2025-03-01T10:00:00Z"],
+    ["garbage", "2025-03-01T10:00:00Z"],
+    ["2025-03-01T09:59:00Z", "2025-03-01T10:00:00Z"],
+    ["2025-03-01T10:00:00Z", "2025-03-01T10:00:01Z"],
+    ["2025-03-01T10:00:00.500Z", "2025-03-01T10:00:01Z"],
+    ["2025-03-01T10:05:00Z", "2025-03-01T10:05:01Z"],
+  ])("current %j → %s", (current, want) => {
+    expect(nextRestartedAt(now, current)).toBe(want);
+  });
+
+  const withRestartedAt = (at: string, generation = 3): Deployment => {
+    const d = liveDeployment();
+    return { ...d, metadata: { ...d.metadata, generation }, spec: { ...d.spec!, template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": at } }, spec: { containers: [] } } } };
+  };
+
+  test("a second restart in the same wall-clock second writes the next second", async () => {
+    const { deps, called } = fakeDeps({ workload: () => withRestartedAt("2025-03-01T10:00:00Z") });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: true, restartedAt: "2025-03-01T10:00:01Z" });
+    expect(called("patch").map((c) => c.args[1])).toEqual(["2025-03-01T10:00:01Z"]);
+  });
+
+  test("a PATCH that changes nothing (stale cache) is retried past the server's value; two no-ops are an error, never a 200, and the lock is freed", async () => {
+    const server = { at: "2025-03-01T10:00:00Z", gen: 3 };
+    const patches: string[] = [];
+    const { deps, called } = fakeDeps({
+      workload: () => withRestartedAt("2025-03-01T09:00:00Z"),
+      patch: async (_s, at) => {
+        patches.push(at);
+        if (at !== server.at) return withRestartedAt(server.at, server.gen);
+        return withRestartedAt(at, server.gen);
+      },
+    });
+    // The server already holds 10:00:00 (written by someone else); our cache says 09:00.
+    server.at = "2025-03-01T10:00:00Z";
+    const stuck = await restartWorkload(deps, req());
+    expect(stuck).toMatchObject({ ok: false, reason: "upstream" });
+    expect(patches).toEqual(["2025-03-01T10:00:00Z", "2025-03-01T10:00:01Z"]);
+    expect(called("release")).toHaveLength(1);
+
+    const ok = fakeDeps({
+      workload: () => withRestartedAt("2025-03-01T09:00:00Z"),
+      patch: async (_s, at) => (at === "2025-03-01T10:00:00Z" ? withRestartedAt(at, 3) : withRestartedAt(at, 4)),
+    });
+    const r = await restartWorkload(ok.deps, req());
+    expect(r).toMatchObject({ ok: true, restartedAt: "2025-03-01T10:00:01Z", generation: 4 });
   });
 });
 
