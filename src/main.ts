@@ -110,7 +110,7 @@ async function main(): Promise<void> {
           workload: (s) => view.workload(s),
           lease: (s) => view.lease(s),
           acquire: (s, holder, user, current) => locks.acquire(s, holder, user, env.forceUnlockSec, current),
-          setGeneration: (s, holder, gen) => locks.setGeneration(s, holder, gen),
+          setGeneration: (s, holder, gen, uid) => locks.setGeneration(s, holder, gen, uid),
           release: (s, holder) => locks.release(s, holder),
           patch: (s, at, user) => patchRestart(client, s, { restartedAt: at, user }),
           recordEvent: async (w, s, user, at) => {

@@ -5,7 +5,7 @@
 // the others get 409 Conflict. The lock thus survives an app restart and holds across replicas.
 import { createHash } from "node:crypto";
 import type { ServiceKey } from "../config/file.ts";
-import { LOCK_GENERATION, LOCK_USER, lockFromLease } from "../status/model.ts";
+import { LOCK_GENERATION, LOCK_UID, LOCK_USER, lockFromLease } from "../status/model.ts";
 import { type KubeClient, KubeError } from "./client.ts";
 import { leasesPath } from "./paths.ts";
 import type { Lease } from "./types.ts";
@@ -25,7 +25,7 @@ export interface LockStore {
   /** Returns true when this caller now holds the lock, false when someone else does. */
   acquire(s: ServiceKey, holder: string, user: string, durationSec: number, current: Lease | undefined): Promise<boolean>;
   /** Records the generation the rollout must reach; the lock is released once it has settled there. */
-  setGeneration(s: ServiceKey, holder: string, generation: number): Promise<void>;
+  setGeneration(s: ServiceKey, holder: string, generation: number, uid?: string): Promise<void>;
   release(s: ServiceKey, holder?: string): Promise<void>;
 }
 
@@ -95,11 +95,11 @@ export function makeLeaseLocks(client: KubeClient, namespace: string, now = () =
       }
     },
 
-    async setGeneration(s, holder, generation) {
+    async setGeneration(s, holder, generation, uid) {
       for (let i = 0; i < 5; i++) {
         const lease = await get(s);
         if (!lease || lease.spec?.holderIdentity !== holder) return;
-        lease.metadata!.annotations = { ...(lease.metadata?.annotations ?? {}), [LOCK_GENERATION]: String(generation) };
+        lease.metadata!.annotations = { ...(lease.metadata?.annotations ?? {}), [LOCK_GENERATION]: String(generation), ...(uid ? { [LOCK_UID]: uid } : {}) };
         try {
           await client.request({ method: "PUT", path: path(s), body: lease }, `update Lease ${namespace}/${leaseName(s)}`);
           return;
@@ -117,6 +117,7 @@ export function makeLeaseLocks(client: KubeClient, namespace: string, now = () =
         if (holder !== undefined && lease.spec.holderIdentity !== holder) return;
         const anns = { ...(lease.metadata?.annotations ?? {}) };
         delete anns[LOCK_GENERATION];
+        delete anns[LOCK_UID];
         lease.metadata!.annotations = anns;
         lease.spec.holderIdentity = "";
         try {

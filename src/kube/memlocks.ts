@@ -3,7 +3,7 @@
 // They keep Lease-shaped records so the status model and the release rule stay identical, but
 // they are neither shared across replicas nor kept across an app restart: the app says so at start.
 import type { ServiceKey } from "../config/file.ts";
-import { LOCK_GENERATION, LOCK_USER, lockFromLease } from "../status/model.ts";
+import { LOCK_GENERATION, LOCK_UID, LOCK_USER, lockFromLease } from "../status/model.ts";
 import { type LockStore, leaseName } from "./lease.ts";
 import type { Lease } from "./types.ts";
 
@@ -35,10 +35,11 @@ export function makeMemoryLocks(now = () => Date.now()): MemoryLocks {
       });
       return true;
     },
-    async setGeneration(s, holder, generation) {
+    async setGeneration(s, holder, generation, uid) {
       const l = leases.get(leaseName(s));
       if (!l || l.spec?.holderIdentity !== holder) return;
-      put(s, { ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [LOCK_GENERATION]: String(generation) } } });
+      const anns = { ...l.metadata?.annotations, [LOCK_GENERATION]: String(generation), ...(uid ? { [LOCK_UID]: uid } : {}) };
+      put(s, { ...l, metadata: { ...l.metadata, annotations: anns } });
     },
     async release(s, holder) {
       const l = leases.get(leaseName(s));

@@ -6,8 +6,12 @@ import type { ServiceStatus } from "../status/model.ts";
 export function rolloutSettled(s: ServiceStatus): boolean {
   const gen = s.lock?.generation;
   if (gen === undefined) return false; // PATCH not confirmed yet (or crashed before): FORCE_UNLOCK_SEC covers it
+  // Deleted, or deleted and re-created (a new uid, its generation starting again at 1): the
+  // rollout this lock waits for will never be observed.
+  if (s.rollout === "missing") return true;
+  if (s.lock!.uid && s.uid && s.lock!.uid !== s.uid) return true;
   if ((s.observedGeneration ?? 0) < gen) return false;
-  return s.rollout === "complete" || s.rollout === "failed" || s.rollout === "missing" || s.rollout === "unknown";
+  return s.rollout === "complete" || s.rollout === "failed" || s.rollout === "unknown";
 }
 
 /**

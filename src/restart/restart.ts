@@ -34,7 +34,7 @@ export interface RestartDeps {
   workload(s: ServiceKey): Workload | undefined;
   lease(s: ServiceKey): Lease | undefined;
   acquire(s: ServiceKey, holder: string, user: string, current: Lease | undefined): Promise<boolean>;
-  setGeneration(s: ServiceKey, holder: string, generation: number): Promise<void>;
+  setGeneration(s: ServiceKey, holder: string, generation: number, uid?: string): Promise<void>;
   release(s: ServiceKey, holder: string): Promise<void>;
   patch(s: ServiceKey, restartedAt: string, user: string): Promise<Workload>;
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
@@ -147,7 +147,7 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   const generation = patched.metadata?.generation ?? 0;
   // Best effort after the fact: the restart happened even if these fail; they are logged.
   await Promise.all([
-    deps.setGeneration(s, holder, generation).catch((err) => deps.log("lock update failed", { service: serviceId(s), error: String(err) })),
+    deps.setGeneration(s, holder, generation, patched.metadata?.uid).catch((err) => deps.log("lock update failed", { service: serviceId(s), error: String(err) })),
     deps.recordEvent(patched, s, user, deps.now().toISOString()).catch((err) => deps.log("event not recorded", { service: serviceId(s), error: String(err) })),
   ]);
   return { ok: true, service: s, restartedAt: at, generation, user };

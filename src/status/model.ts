@@ -11,6 +11,8 @@ export interface LockInfo {
   expiresAt: string;
   /** Generation the restart PATCH produced; the lock is released once it is observed and settled. */
   generation?: number;
+  /** uid of the workload the PATCH hit: a re-created workload (new uid) is not this rollout. */
+  uid?: string;
   user?: string;
 }
 
@@ -23,6 +25,8 @@ export interface ServiceStatus {
   updated: number;
   /** The generation the workload's controller has acted on (status.observedGeneration). */
   observedGeneration?: number;
+  /** metadata.uid of the workload in the cache (absent when it does not exist). */
+  uid?: string;
   podStatus: Record<string, number>;
   /** Pods of this workload that are Ready and not terminating, straight from the pod watch. */
   podsReady: number;
@@ -53,6 +57,7 @@ export function podsOf(w: Workload | undefined, pods: Pod[]): Pod[] {
 
 export const LOCK_GENERATION = "k8s-restart-app.k8scope.io/generation";
 export const LOCK_USER = "k8s-restart-app.k8scope.io/user";
+export const LOCK_UID = "k8s-restart-app.k8scope.io/uid";
 
 /** A Lease is a held lock while it has a holder and its duration since renewTime has not passed. */
 export function lockFromLease(l: Lease | undefined, nowMs: number): LockInfo | null {
@@ -69,6 +74,7 @@ export function lockFromLease(l: Lease | undefined, nowMs: number): LockInfo | n
     since: new Date(Number.isNaN(acquired) ? renewed : acquired).toISOString(),
     expiresAt: new Date(expires).toISOString(),
     generation: Number.isFinite(gen) && gen > 0 ? gen : undefined,
+    uid: l?.metadata?.annotations?.[LOCK_UID] || undefined,
     user: l?.metadata?.annotations?.[LOCK_USER],
   };
 }
@@ -96,6 +102,7 @@ export function serviceStatus(
     ready: r.ready,
     updated: r.updated,
     observedGeneration: workload?.status?.observedGeneration,
+    uid: workload?.metadata?.uid,
     podStatus: podPhases(mine),
     podsReady: mine.filter(isPodReady).length,
     lastRestart: ann[RESTARTED_AT] ?? "",

@@ -132,8 +132,9 @@ describe("in-process locks (no rights on Leases)", () => {
     locks.onChange((n) => changed.push(n));
     const [a, b] = await Promise.all([locks.acquire(WEB, "a/1", "alice", 300, undefined), locks.acquire(WEB, "b/1", "bob", 300, undefined)]);
     expect([a, b]).toEqual([true, false]);
-    await locks.setGeneration(WEB, "a/1", 4);
+    await locks.setGeneration(WEB, "a/1", 4, "uid-9");
     expect(lockFromLease(locks.lease(WEB), now)?.generation).toBe(4);
+    expect(lockFromLease(locks.lease(WEB), now)?.uid).toBe("uid-9");
     await locks.release(WEB, "b/1");
     expect(lockFromLease(locks.lease(WEB), now)).not.toBeNull();
     await locks.release(WEB, "a/1");

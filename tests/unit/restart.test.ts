@@ -35,7 +35,7 @@ function fakeDeps(o: Partial<RestartDeps> = {}) {
     workload: (s) => (s.kind === "Deployment" ? liveDeployment() : ({ metadata: { name: s.name, namespace: s.namespace, generation: 1 } } as Workload)),
     lease: () => undefined,
     acquire: async (s, holder, user, current) => (rec("acquire", s, holder, user, current), true),
-    setGeneration: async (s, holder, gen) => rec("setGeneration", s, holder, gen),
+    setGeneration: async (s, holder, gen, uid) => rec("setGeneration", s, holder, gen, uid),
     release: async (s, holder) => rec("release", s, holder),
     patch: async (s, at, user) => {
       rec("patch", s, at, user);
@@ -70,7 +70,7 @@ describe("restartWorkload", () => {
     expect(r).toEqual({ ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 4, user: "alice" });
     expect(called("patch")).toEqual([{ fn: "patch", args: [WEB, "2025-03-01T10:00:00Z", "alice"] }]);
     expect(called("acquire")[0]!.args).toEqual([WEB, "pod-a-1", "alice", undefined]);
-    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4]);
+    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4, undefined]);
     expect(called("recordEvent")[0]!.args).toEqual([4, WEB, "alice", "2025-03-01T10:00:00.789Z"]);
     expect(called("rateLimit")[0]!.args).toEqual(["alice"]);
     expect(called("release")).toHaveLength(0);
@@ -360,6 +360,26 @@ describe("release", () => {
     ["patch not confirmed (no generation)", "complete", undefined, 9, false],
   ] as [string, ServiceStatus["rollout"], number | undefined, number | undefined, boolean][])("rolloutSettled: %s", (_l, rollout, gen, observed, expected) => {
     expect(rolloutSettled(status(rollout, gen, undefined, observed))).toBe(expected);
+  });
+
+  test("a workload deleted during its restart (gone from the cache, no observedGeneration) releases its lock (issue 15 #14)", () => {
+    expect(rolloutSettled(status("missing", 4, undefined, undefined))).toBe(true);
+  });
+
+  test("a workload re-created during its restart (new uid, generation back at 1) releases its lock (issue 15 #14)", () => {
+    const base = status("progressing", 4, undefined, 1);
+    expect(rolloutSettled({ ...base, uid: "uid-new", lock: { ...base.lock!, uid: "uid-old" } })).toBe(true);
+    expect(rolloutSettled({ ...base, uid: "uid-old", lock: { ...base.lock!, uid: "uid-old" } })).toBe(false);
+    // A lock written before uids were recorded falls back to the generation rule.
+    expect(rolloutSettled({ ...base, uid: "uid-new" })).toBe(false);
+  });
+
+  test("the uid the PATCH hit is recorded with the generation", async () => {
+    const { deps, called } = fakeDeps({
+      patch: async () => ({ ...liveDeployment(), metadata: { ...liveDeployment().metadata, generation: 4, uid: "uid-1" } }),
+    });
+    await restartWorkload(deps, req());
+    expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4, "uid-1"]);
   });
 
   test("rolloutSettled without a lock is false", () => {
