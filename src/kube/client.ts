@@ -109,7 +109,30 @@ async function errorFrom(res: Response, what: string): Promise<KubeError> {
   return new KubeError(res.status, reason, detail, what);
 }
 
-export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app"): KubeClient {
+/** Every API request gets an answer (headers and body) within this long, or fails naming its object. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * A signal that fires on the caller's abort or after `ms`; `timedOut()` tells which. Bun's fetch
+ * otherwise waits forever on a connection that silently stopped passing data.
+ */
+function deadline(ms: number, outer?: AbortSignal) {
+  const ctl = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => ((expired = true), ctl.abort(new Error(`no answer within ${ms / 1000}s`))), ms);
+  const onOuter = () => ctl.abort(outer?.reason);
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener("abort", onOuter, { once: true });
+  return {
+    signal: ctl.signal,
+    timedOut: () => expired,
+    /** Stops the timer; the caller's abort still reaches the signal. */
+    disarm: () => clearTimeout(timer),
+    done: () => (clearTimeout(timer), outer?.removeEventListener("abort", onOuter)),
+  };
+}
+
+export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app", timeoutMs = REQUEST_TIMEOUT_MS): KubeClient {
   const cluster = kc.getCurrentCluster()!;
   const server = cluster.server.replace(/\/+$/, "");
 
@@ -147,17 +170,32 @@ export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app"): K
   return {
     server,
     async request<T>(req: KubeRequest, what: string): Promise<T> {
-      let res: Response;
+      const d = deadline(timeoutMs, req.signal);
       try {
-        res = await fetch(server + req.path + queryString(req.query), await init(req));
+        const res = await fetch(server + req.path + queryString(req.query), { ...(await init(req)), signal: d.signal });
+        if (!res.ok) throw await errorFrom(res, what);
+        return (await res.json()) as T;
       } catch (e) {
+        if (e instanceof KubeError && !d.timedOut()) throw e;
+        if (d.timedOut()) throw new KubeError(0, "Timeout", `no answer within ${timeoutMs / 1000}s`, what);
         throw new KubeError(0, "Unreachable", (e as Error).message, what);
+      } finally {
+        d.done();
       }
-      if (!res.ok) throw await errorFrom(res, what);
-      return (await res.json()) as T;
     },
     async stream(req: KubeRequest): Promise<Response> {
-      return fetch(server + req.path + queryString(req.query), await init(req));
+      // Only the response headers are timed here; the watch itself times its silence.
+      const d = deadline(timeoutMs, req.signal);
+      try {
+        return await fetch(server + req.path + queryString(req.query), { ...(await init(req)), signal: d.signal });
+      } catch (e) {
+        if (d.timedOut()) throw new Error(`watch ${req.path}: no answer within ${timeoutMs / 1000}s`);
+        throw e;
+      } finally {
+        // The headers are in: stop the timer but keep the link to the caller's abort, which
+        // must still end the stream (the caller passes a signal of its own per watch).
+        d.disarm();
+      }
     },
   };
 }

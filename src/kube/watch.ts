@@ -2,7 +2,12 @@
 //
 // client-node's informer stops for good on any watch error other than 410/timeout; this cache
 // owns its restart instead: a failed list or watch is retried with capped exponential backoff,
-// a 410 Gone relists, and an ended stream resumes from the last seen resourceVersion.
+// only a 410 Gone relists, and an ended (or dead) stream resumes from the last seen resourceVersion.
+//
+// A connection can also die silently (a NAT or proxy dropping it without a reset): nothing
+// arrives and nothing fails. Watches ask for bookmarks and a server-side timeout shorter than
+// IDLE_LIMIT_MS, so a healthy one always hears an event, a bookmark or its end within it; one
+// that hears nothing for longer is treated as dead.
 import type { KubeClient } from "./client.ts";
 import { kubeErrorFrom } from "./client.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
@@ -18,9 +23,16 @@ export interface WatchCacheOptions {
   /** Delay before retry n (0-based); injectable for tests. */
   backoff?: (attempt: number) => number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
-  /** Server-side watch timeout; the cache resumes after it. */
+  /** Server-side watch timeout; the cache resumes after it. Must stay below the idle limit. */
   watchTimeoutSec?: number;
+  /** A watch that hears nothing (no byte) for this long is dead. */
+  idleLimitMs?: number;
 }
+
+/** Silence after which a watch is dead: a silent drop shows as disconnected within this (plus reconnecting). */
+export const IDLE_LIMIT_MS = 60_000;
+/** The server ends each watch after 40–50 s, well inside IDLE_LIMIT_MS. */
+const serverTimeoutSec = () => 40 + Math.floor(Math.random() * 10);
 
 export const defaultBackoff = (n: number) => Math.min(30_000, 500 * 2 ** n) * (0.8 + Math.random() * 0.4);
 
@@ -112,7 +124,8 @@ export class WatchCache<T extends KubeObject> {
         this.setConnected(false, msg);
         const delay = backoff(this.attempt++);
         log("watch failed, retrying", { path: this.opts.path, error: msg, retryInMs: Math.round(delay) });
-        needList = true;
+        // Resume from the last resourceVersion; only 410 Gone (or no list yet) needs a relist.
+        needList = needList || !this.synced;
         await Bun.sleep(delay);
       }
     }
@@ -153,20 +166,45 @@ export class WatchCache<T extends KubeObject> {
 
   /** Returns how many events the stream delivered before it ended. */
   private async watchOnce(): Promise<number> {
-    const res = await this.client.stream({
-      path: this.opts.path,
-      query: {
-        watch: 1,
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: true,
-        labelSelector: this.opts.labelSelector,
-        timeoutSeconds: this.opts.watchTimeoutSec ?? 300 + Math.floor(Math.random() * 60),
-      },
-      signal: this.abort.signal,
-    });
-    if (res.status === 410) throw new Gone();
-    if (!res.ok) throw await kubeErrorFrom(res, `watch ${this.opts.path}`);
-    this.setConnected(true);
+    // One controller per watch, linked to stop(): aborting it closes this stream's connection.
+    const ctl = new AbortController();
+    const onStop = () => ctl.abort();
+    this.abort.signal.addEventListener("abort", onStop, { once: true });
+    const idleLimit = this.opts.idleLimitMs ?? IDLE_LIMIT_MS;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let dead = false;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ((dead = true), ctl.abort()), idleLimit);
+    };
+    try {
+      const res = await this.client.stream({
+        path: this.opts.path,
+        query: {
+          watch: 1,
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          labelSelector: this.opts.labelSelector,
+          timeoutSeconds: this.opts.watchTimeoutSec ?? serverTimeoutSec(),
+        },
+        signal: ctl.signal,
+      });
+      if (res.status === 410) throw new Gone();
+      if (!res.ok) throw await kubeErrorFrom(res, `watch ${this.opts.path}`);
+      this.setConnected(true);
+      arm();
+      return await this.readEvents(res, arm);
+    } catch (e) {
+      if (dead) throw new Error(`watch ${this.opts.path}: nothing heard for ${idleLimit / 1000}s (no event, bookmark or close): connection presumed dead`);
+      throw e;
+    } finally {
+      clearTimeout(idle);
+      this.abort.signal.removeEventListener("abort", onStop);
+      ctl.abort();
+    }
+  }
+
+  private async readEvents(res: Response, heard: () => void): Promise<number> {
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
     let events = 0;
@@ -174,6 +212,7 @@ export class WatchCache<T extends KubeObject> {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return events;
+        heard();
         buf += value;
         let nl: number;
         while ((nl = buf.indexOf("\n")) >= 0) {

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { KubeError, type KubeClient, type KubeRequest } from "../../src/kube/client.ts";
 import type { ObjectList, WatchEvent } from "../../src/kube/types.ts";
-import { type ChangeType, WatchCache } from "../../src/kube/watch.ts";
+import { type ChangeType, IDLE_LIMIT_MS, WatchCache } from "../../src/kube/watch.ts";
 
 interface Obj {
   metadata: { name: string; namespace: string; resourceVersion: string };
@@ -181,13 +181,66 @@ describe("WatchCache", () => {
     await cache.start();
     await until("watch", () => kube.streams.length === 1);
     kube.lists = [new KubeError(503, "ServiceUnavailable", "apiserver is shutting down", `list ${PATH}`), page("200", [obj("a", "190")])];
-    kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 500, message: "internal error" } });
+    kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 410, message: "too old resource version" } });
     await until("reconnected", () => conn.length === 3);
     expect(conn).toEqual([true, false, true]);
-    expect(attempts).toEqual([0, 1]);
+    expect(attempts).toEqual([0]);
     expect(kube.listCalls).toHaveLength(3);
     expect(cache.lastError).toBe("");
     expect(events.at(-1)).toEqual(["update", "a", "190"]);
+  });
+
+  test("a watch error resumes from the last resourceVersion: no relist (issue 15 #10)", async () => {
+    const { kube, cache, conn } = setup([page("100", [obj("a", "90")])]);
+    await cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "MODIFIED", object: obj("a", "105") });
+    kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 500, message: "internal error" } });
+    await until("second watch", () => kube.streams.length === 2);
+    expect(kube.streams[1]!.req.query?.resourceVersion).toBe("105");
+    expect(kube.listCalls).toHaveLength(1);
+    expect(conn).toEqual([true, false, true]);
+  });
+
+  test("a watch that hears nothing for longer than the idle limit is dead: disconnected, its connection aborted, resumed from its resourceVersion (issue 15 #10)", async () => {
+    const kube = new FakeKube();
+    kube.lists = [page("100", [obj("a", "90")])];
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60, idleLimitMs: 150 });
+    caches.push(cache);
+    const conn: boolean[] = [];
+    let why = "";
+    cache.onConnection((c) => {
+      conn.push(c);
+      if (!c) why = cache.lastError;
+    });
+    await cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    // Bytes keep it alive: a bookmark every 50 ms for 400 ms.
+    for (let i = 0; i < 8; i++) {
+      kube.streams[0]!.send({ type: "BOOKMARK", object: { metadata: { resourceVersion: String(110 + i) } } });
+      await Bun.sleep(50);
+    }
+    expect(conn).toEqual([true]);
+    // Then silence: the connection neither delivers nor closes.
+    await until("declared dead", () => conn.length === 2, 2000);
+    expect(why).toBe(`watch ${PATH}: nothing heard for 0.15s (no event, bookmark or close): connection presumed dead`);
+    expect(kube.streams[0]!.req.signal!.aborted).toBe(true);
+    await until("resumed", () => kube.streams.length === 2 && conn.length === 3);
+    expect(kube.streams[1]!.req.query?.resourceVersion).toBe("117");
+    expect(kube.listCalls).toHaveLength(1);
+  });
+
+  test("by default the server is asked to end each watch well inside the idle limit", async () => {
+    const kube = new FakeKube();
+    kube.lists = [page("1", [])];
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1 });
+    caches.push(cache);
+    await cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    const t = Number(kube.streams[0]!.req.query?.timeoutSeconds);
+    expect(t).toBeGreaterThanOrEqual(40);
+    expect(t * 1000).toBeLessThan(IDLE_LIMIT_MS - 5000);
+    expect(kube.streams[0]!.req.query?.allowWatchBookmarks).toBe(true);
   });
 
   test("a failing first list is retried until it succeeds; start() resolves then", async () => {
