@@ -13,6 +13,9 @@ export interface ClusterView {
   /** Called with what changed, so only the services it can affect are recomputed. */
   onChange(h: (scope: ChangeScope) => void): void;
   onConnection(h: () => void): void;
+  /** Called when a list or watch is answered 403: the app's rights may have changed. */
+  onForbidden(h: () => void): void;
+  /** Every cache has its first list, or was refused (403) and counts as settled. */
   synced(): boolean;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
@@ -74,7 +77,8 @@ export function watchCluster(
     lease: (s) => (locks ? locks.lease(s) : leases?.get(lockNamespace, leaseName(s))),
     onChange: (h) => void changeHandlers.push(h),
     onConnection: (h) => void connHandlers.push(h),
-    synced: () => all.every((c) => c.synced),
+    onForbidden: (h) => all.forEach((c) => c.onForbidden(h)),
+    synced: () => all.every((c) => c.synced || c.forbidden),
     disconnected: () => all.filter((c) => !c.connected).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
     start: async () => void (await Promise.all(all.map((c) => c.start()))),
     stop: () => all.forEach((c) => c.stop()),

@@ -9,7 +9,7 @@
 // IDLE_LIMIT_MS, so a healthy one always hears an event, a bookmark or its end within it; one
 // that hears nothing for longer is treated as dead.
 import type { KubeClient } from "./client.ts";
-import { kubeErrorFrom } from "./client.ts";
+import { KubeError, kubeErrorFrom } from "./client.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
 
 export type ChangeType = "add" | "update" | "delete";
@@ -54,6 +54,9 @@ export class WatchCache<T extends KubeObject> {
   synced = false;
   connected = false;
   lastError = "";
+  /** The API server answered 403 to the last list or watch: the app may not watch this. */
+  forbidden = false;
+  private forbiddenHandlers: (() => void)[] = [];
 
   constructor(
     private client: KubeClient,
@@ -67,6 +70,10 @@ export class WatchCache<T extends KubeObject> {
   }
   onConnection(h: (connected: boolean) => void): void {
     this.stateHandlers.push(h);
+  }
+  /** Called each time a list or watch is answered 403 (rights lost or never granted). */
+  onForbidden(h: () => void): void {
+    this.forbiddenHandlers.push(h);
   }
 
   get(namespace: string, name: string): T | undefined {
@@ -88,6 +95,7 @@ export class WatchCache<T extends KubeObject> {
 
   private setConnected(c: boolean, err = ""): void {
     this.lastError = err;
+    if (c) this.forbidden = false;
     if (c === this.connected) return;
     this.connected = c;
     for (const h of this.stateHandlers) h(c);
@@ -122,6 +130,13 @@ export class WatchCache<T extends KubeObject> {
         }
         const msg = (e as Error).message;
         this.setConnected(false, msg);
+        if (e instanceof KubeError && e.code === 403) {
+          this.forbidden = true;
+          // A cache the app may not fill must not hold start-up (or readiness) back forever:
+          // it counts as settled, and its services are shown as not watchable.
+          this.markSynced();
+          for (const h of this.forbiddenHandlers) h();
+        }
         const delay = backoff(this.attempt++);
         log("watch failed, retrying", { path: this.opts.path, error: msg, retryInMs: Math.round(delay) });
         // Resume from the last resourceVersion; only 410 Gone (or no list yet) needs a relist.
@@ -231,9 +246,9 @@ export class WatchCache<T extends KubeObject> {
 
   private apply(ev: WatchEvent<T>): void {
     if (ev.type === "ERROR") {
-      const st = ev.object as unknown as { code?: number; message?: string };
+      const st = ev.object as unknown as { code?: number; reason?: string; message?: string };
       if (st.code === 410) throw new Gone();
-      throw new Error(`watch ${this.opts.path}: ${st.code ?? "?"} ${st.message ?? "error event"}`);
+      throw new KubeError(st.code ?? 0, st.reason ?? "Error", st.message ?? "error event", `watch ${this.opts.path}`);
     }
     const rv = ev.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;

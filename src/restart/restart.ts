@@ -43,6 +43,8 @@ export interface RestartDeps {
   /** Services whose needed permissions the self-check found missing, with why. */
   unusable(s: ServiceKey): string | undefined;
   instanceId: string;
+  /** Told when the API server refused one of the app's own writes (403): its rights changed. */
+  forbidden?(detail: string): void;
   now(): Date;
   log(msg: string, fields: Record<string, unknown>): void;
 }
@@ -118,10 +120,16 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   const holder = deps.instanceId;
   const user = req.identity.user;
   let acquired: boolean;
+  // The app's own rights lost after start: 403 `forbidden` (it lacks rights), not a 502.
+  const lacksRights = (e: unknown) => {
+    if (!(e instanceof KubeError && e.code === 403)) return undefined;
+    deps.forbidden?.(e.message);
+    return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${e.message}`);
+  };
   try {
     acquired = await deps.acquire(s, holder, user, deps.lease(s));
   } catch (e) {
-    return fail("upstream", (e as Error).message);
+    return lacksRights(e) ?? fail("upstream", (e as Error).message);
   }
   if (!acquired) return fail("locked", `a restart of ${s.kind} ${s.namespace}/${s.name} is already in progress`);
 
@@ -141,8 +149,7 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   } catch (e) {
     // Nothing changed in the cluster: free the lock so the next attempt is not refused.
     await deps.release(s, holder).catch((err) => deps.log("lock release failed", { service: serviceId(s), error: String(err) }));
-    const detail = (e as Error).message;
-    return fail("upstream", e instanceof KubeError && e.code === 403 ? `the app is not allowed to do this: ${detail}` : detail);
+    return lacksRights(e) ?? fail("upstream", (e as Error).message);
   }
   const generation = patched.metadata?.generation ?? 0;
   // Best effort after the fact: the restart happened even if these fail; they are logged.

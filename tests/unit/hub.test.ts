@@ -33,6 +33,7 @@ function fakeView() {
     lease: (s) => leases.get(leaseName(s)),
     onChange: (h) => void change.push(h),
     onConnection: (h) => void conn.push(h),
+    onForbidden: () => {},
     synced: () => true,
     disconnected: () => stale,
     start: async () => {},

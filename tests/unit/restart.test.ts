@@ -173,16 +173,31 @@ describe("restartWorkload", () => {
     expect(called("patch")).toHaveLength(0);
   });
 
-  test("patch 403 → upstream naming the permission problem, and the lock is released", async () => {
+  test("rights lost after start: patch 403 → 403 forbidden (the app lacks rights), not 502; the lock is released; the self-check is told (issue 15 #9)", async () => {
+    const told: string[] = [];
     const { deps, called } = fakeDeps({
       patch: () => Promise.reject(new KubeError(403, "Forbidden", 'deployments.apps "web" is forbidden', "patch Deployment shop/web")),
+      forbidden: (d) => void told.push(d),
     });
     const r = await restartWorkload(deps, req());
-    expect(r).toMatchObject({ ok: false, reason: "upstream" });
+    expect(r).toMatchObject({ ok: false, reason: "forbidden" });
     if (r.ok) return;
-    expect(r.detail).toBe('the app is not allowed to do this: patch Deployment shop/web: 403 Forbidden: deployments.apps "web" is forbidden');
+    expect(r.detail).toBe('the app itself lacks permissions for Deployment/shop/web: patch Deployment shop/web: 403 Forbidden: deployments.apps "web" is forbidden');
     expect(called("release")).toEqual([{ fn: "release", args: [WEB, "pod-a-1"] }]);
     expect(called("setGeneration")).toHaveLength(0);
+    expect(told).toHaveLength(1);
+  });
+
+  test("rights on Leases lost after start: acquire 403 → 403 forbidden, nothing patched (issue 15 #9)", async () => {
+    const told: string[] = [];
+    const { deps, called } = fakeDeps({
+      acquire: () => Promise.reject(new KubeError(403, "Forbidden", "leases is forbidden", "create Lease x/y")),
+      forbidden: (d) => void told.push(d),
+    });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "forbidden" });
+    expect(called("patch")).toHaveLength(0);
+    expect(told).toEqual(["create Lease x/y: 403 Forbidden: leases is forbidden"]);
   });
 
   test("patch fails and release fails too → still upstream, release failure logged", async () => {
