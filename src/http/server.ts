@@ -11,6 +11,7 @@ import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
 import { renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
+import { clientAddress } from "./clientaddr.ts";
 import { requestIdFrom } from "./requestid.ts";
 import { crossSiteRefusal } from "./security.ts";
 
@@ -144,7 +145,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     const refusal = crossSiteRefusal(req, env.trustedOrigins);
     const requestId = requestIdFrom(req.headers.get("x-request-id")); // issue 15 #8
     const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
-    const source = server.requestIP(req)?.address ?? "";
+    const source = clientAddress(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"), env.trustedProxies); // issue 15 #18
     const reply = (r: RestartResult): Response => {
       const status = r.ok ? 200 : (STATUS[r.reason] ?? 500);
       const extra: Record<string, string> = { "X-Request-Id": requestId };

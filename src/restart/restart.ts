@@ -38,8 +38,8 @@ export interface RestartDeps {
   release(s: ServiceKey, holder: string): Promise<void>;
   patch(s: ServiceKey, restartedAt: string, user: string): Promise<Workload>;
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
-  /** Returns seconds to wait when this caller is over its restart rate, else 0. */
-  rateLimit(key: string): number;
+  /** Restarts per caller: `wait` says how long this caller must wait (0: go), `spend` records an applied one. */
+  rateLimit: { wait(key: string): number; spend(key: string): void };
   /** Services whose needed permissions the self-check found missing, with why. */
   unusable(s: ServiceKey): string | undefined;
   instanceId: string;
@@ -105,7 +105,8 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   }
   const denied = mayRestart(deps.config, entry, req.identity);
   if (denied) return fail("forbidden", denied);
-  const wait = deps.rateLimit(req.identity.user || `addr:${req.source}`);
+  const rateKey = req.identity.user || `addr:${req.source}`;
+  const wait = deps.rateLimit.wait(rateKey);
   if (wait > 0) return fail("rate-limited", `too many restarts; try again in ${wait}s`, { retryAfterSec: wait });
   const unusable = deps.unusable(s);
   if (unusable) return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${unusable}`);
@@ -152,6 +153,7 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
     return lacksRights(e) ?? fail("upstream", (e as Error).message);
   }
   const generation = patched.metadata?.generation ?? 0;
+  deps.rateLimit.spend(rateKey);
   // Best effort after the fact: the restart happened even if these fail; they are logged.
   await Promise.all([
     deps.setGeneration(s, holder, generation, patched.metadata?.uid).catch((err) => deps.log("lock update failed", { service: serviceId(s), error: String(err) })),

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
 
 const NS = "k8s-restart-app-sec";
-const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2", "sec-db", "sec-agent"];
+const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2", "sec-db", "sec-agent", "sec-rl-3"];
 const svc = (name: string, extra: Record<string, unknown> = {}) => ({ kind: "Deployment", name, namespace: NS, ...extra });
 const restartPath = (name: string) => `/api/v1/service/Deployment/${NS}/${name}/restart`;
 const parse = (m: string) => JSON.parse(m) as any;
@@ -484,4 +484,39 @@ describe("rate limit", () => {
     await settled(app, "sec-rl-1", first.body.restarted_at, ratty);
     await app.stop();
   }, 90_000);
+
+  test("default settings: 20 concurrent POSTs for one service from one address → one 200 and nineteen 423; a restart after that rollout completes is accepted (issue 15 #18)", async () => {
+    const app = await startApp({ services: [svc("sec-rl-3")], env: { LOCK_NAMESPACE: NS } });
+    try {
+      const all = await Promise.all(Array.from({ length: 20 }, () => restart(app, "sec-rl-3")));
+      const codes = all.map((r) => r.res.status).sort();
+      expect(codes).toEqual([200, ...Array(19).fill(423)]);
+      const ok = all.find((r) => r.res.status === 200)!;
+      await settled(app, "sec-rl-3", ok.body.restarted_at);
+      const next = await restart(app, "sec-rl-3");
+      expect(next.res.status).toBe(200);
+      await settled(app, "sec-rl-3", next.body.restarted_at);
+    } finally {
+      await app.stop();
+    }
+  }, 120_000);
+
+  test("behind a trusted proxy, anonymous callers are told apart by X-Forwarded-For; from anyone else the header is ignored (issue 15 #18)", async () => {
+    const app = await startApp({ services: [svc("sec-rl-3")], env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "1" } });
+    try {
+      const first = await restart(app, "sec-rl-3", { "X-Forwarded-For": "198.51.100.7" });
+      expect(first.res.status).toBe(200);
+      expect((await auditLine(app, first.id)).source).toBe("198.51.100.7");
+      await settled(app, "sec-rl-3", first.body.restarted_at);
+      // Same client again: over its budget of 1 a minute.
+      const again = await restart(app, "sec-rl-3", { "X-Forwarded-For": "198.51.100.7" });
+      expect(again.res.status).toBe(429);
+      // Another client behind the same proxy has its own budget.
+      const other = await restart(app, "sec-rl-3", { "X-Forwarded-For": "198.51.100.8" });
+      expect(other.res.status).toBe(200);
+      await settled(app, "sec-rl-3", other.body.restarted_at);
+    } finally {
+      await app.stop();
+    }
+  }, 120_000);
 });

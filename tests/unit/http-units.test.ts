@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/config/env.ts";
 import { parseTokens } from "../../src/http/auth.ts";
 import { requestIdFrom } from "../../src/http/requestid.ts";
-import { makeRateLimiter } from "../../src/http/ratelimit.ts";
+import { makeRateLimiter, type RateLimiter } from "../../src/http/ratelimit.ts";
+import { clientAddress } from "../../src/http/clientaddr.ts";
+import { parseEnv } from "../../src/config/env.ts";
 import { crossSiteRefusal } from "../../src/http/security.ts";
 import { escapeHtml, fill } from "../../src/http/template.ts";
 
@@ -118,9 +120,16 @@ describe("parseTokens", () => {
 });
 
 describe("makeRateLimiter", () => {
+  /** An attempt that is applied whenever the limiter lets it through. */
+  const attempts = (l: RateLimiter) => (key: string) => {
+    const w = l.wait(key);
+    if (w === 0) l.spend(key);
+    return w;
+  };
+
   test("allows perMinute attempts per key, then says how long to wait", () => {
     let t = 1_000_000;
-    const limit = makeRateLimiter(3, () => t);
+    const limit = attempts(makeRateLimiter(3, () => t));
     expect([limit("alice"), limit("alice"), limit("alice")]).toEqual([0, 0, 0]);
     expect(limit("alice")).toBe(60);
     expect(limit("bob")).toBe(0);
@@ -135,7 +144,7 @@ describe("makeRateLimiter", () => {
 
   test("the window slides: the oldest attempt frees the first slot", () => {
     let t = 0;
-    const limit = makeRateLimiter(2, () => t);
+    const limit = attempts(makeRateLimiter(2, () => t));
     limit("k");
     t = 30_000;
     limit("k");
@@ -148,15 +157,24 @@ describe("makeRateLimiter", () => {
 
   test("refused attempts are not counted", () => {
     let t = 0;
-    const limit = makeRateLimiter(1, () => t);
+    const limit = attempts(makeRateLimiter(1, () => t));
     limit("k");
     for (let i = 0; i < 5; i++) limit("k");
     t = 60_000;
     expect(limit("k")).toBe(0);
   });
 
+  test("only applied restarts spend budget: waiting without spending never limits (issue 15 #18)", () => {
+    const l = makeRateLimiter(2, () => 0);
+    for (let i = 0; i < 50; i++) expect(l.wait("k")).toBe(0);
+    l.spend("k");
+    expect(l.wait("k")).toBe(0);
+    l.spend("k");
+    expect(l.wait("k")).toBe(60);
+  });
+
   test("0 disables the limit", () => {
-    const limit = makeRateLimiter(0, () => 0);
+    const limit = attempts(makeRateLimiter(0, () => 0));
     for (let i = 0; i < 100; i++) expect(limit("k")).toBe(0);
   });
 });
@@ -179,5 +197,20 @@ describe("requestIdFrom (issue 15 #8)", () => {
   });
   test("no header → a fresh random id", () => {
     expect(requestIdFrom(null)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("clientAddress (issue 15 #18)", () => {
+  const trusted = parseEnv({ TRUSTED_PROXIES: "127.0.0.0/8,10.0.0.0/8" }).trustedProxies;
+  test.each([
+    ["no header: the peer", "127.0.0.1", null, "127.0.0.1"],
+    ["untrusted peer: its header is ignored", "203.0.113.9", "198.51.100.1", "203.0.113.9"],
+    ["trusted peer: the client it saw", "127.0.0.1", "198.51.100.1", "198.51.100.1"],
+    ["client-written entries left of the real one are skipped", "127.0.0.1", "1.2.3.4, 198.51.100.1", "198.51.100.1"],
+    ["a chain of trusted proxies is walked", "127.0.0.1", "198.51.100.1, 10.1.1.1", "198.51.100.1"],
+    ["garbage falls back to the peer", "127.0.0.1", "not-an-ip", "127.0.0.1"],
+    ["all entries trusted: the leftmost", "127.0.0.1", "10.0.0.1, 10.0.0.2", "10.0.0.1"],
+  ])("%s", (_l, peer, xff, want) => {
+    expect(clientAddress(peer, xff, trusted)).toBe(want);
   });
 });

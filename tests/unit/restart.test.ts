@@ -42,7 +42,7 @@ function fakeDeps(o: Partial<RestartDeps> = {}) {
       return { ...liveDeployment(), metadata: { ...liveDeployment().metadata, generation: 4 } };
     },
     recordEvent: async (w, s, user, at) => rec("recordEvent", w.metadata?.generation, s, user, at),
-    rateLimit: (key) => (rec("rateLimit", key), 0),
+    rateLimit: { wait: (key) => (rec("rateLimit", key), 0), spend: (key) => rec("spend", key) },
     unusable: () => undefined,
     instanceId: "pod-a-1",
     now: () => new Date("2025-03-01T10:00:00.789Z"),
@@ -73,6 +73,7 @@ describe("restartWorkload", () => {
     expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4, undefined]);
     expect(called("recordEvent")[0]!.args).toEqual([4, WEB, "alice", "2025-03-01T10:00:00.789Z"]);
     expect(called("rateLimit")[0]!.args).toEqual(["alice"]);
+    expect(called("spend")[0]!.args).toEqual(["alice"]);
     expect(called("release")).toHaveLength(0);
   });
 
@@ -81,6 +82,20 @@ describe("restartWorkload", () => {
     await restartWorkload(deps, req({ requestId: "evil-holder-name" }));
     expect(called("acquire")[0]!.args[1]).toBe("pod-a-1");
     expect(called("setGeneration")[0]!.args[1]).toBe("pod-a-1");
+  });
+
+  test("refused restarts spend no budget: locked, missing, paused, failed PATCH (issue 15 #18)", async () => {
+    for (const over of [
+      { acquire: async () => false },
+      { workload: () => undefined },
+      { workload: () => ({ ...liveDeployment(), spec: { ...liveDeployment().spec!, paused: true } }) },
+      { patch: () => Promise.reject(new KubeError(500, "InternalError", "boom", "patch")) },
+    ] as Partial<RestartDeps>[]) {
+      const { deps, called } = fakeDeps(over);
+      const r = await restartWorkload(deps, req());
+      expect(r.ok).toBe(false);
+      expect(called("spend")).toHaveLength(0);
+    }
   });
 
   test("anonymous callers are rate limited by address", async () => {
@@ -126,7 +141,7 @@ describe("restartWorkload", () => {
   });
 
   test("rate limited → rate-limited with retryAfterSec", async () => {
-    const { deps, called } = fakeDeps({ rateLimit: () => 42 });
+    const { deps, called } = fakeDeps({ rateLimit: { wait: () => 42, spend: () => {} } });
     const r = await restartWorkload(deps, req());
     expect(r).toEqual({ ok: false, reason: "rate-limited", detail: "too many restarts; try again in 42s", service: WEB, retryAfterSec: 42 });
     expect(called("patch")).toHaveLength(0);
