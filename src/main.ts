@@ -119,6 +119,7 @@ async function main(): Promise<void> {
           rateLimit,
           unusable: (s) => accessProblems.get(serviceId(s))?.join("; "),
           instanceId,
+          synced: () => view.synced(), // issue 15 #15
           now: () => new Date(),
           log: (msg, f) => log("warn", msg, f),
         },

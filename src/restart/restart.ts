@@ -14,7 +14,8 @@ export type Reason =
   | "missing"
   | "paused"
   | "locked"
-  | "upstream";
+  | "upstream"
+  | "unavailable";
 
 export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number };
 export type RestartResult = { ok: true; service: ServiceKey; restartedAt: string; generation: number; user: string } | RestartFailure;
@@ -43,6 +44,8 @@ export interface RestartDeps {
   /** Services whose needed permissions the self-check found missing, with why. */
   unusable(s: ServiceKey): string | undefined;
   instanceId: string;
+  /** Whether the watch caches hold the cluster's state yet; before that "absent" means nothing. */
+  synced?(): boolean;
   /** Told when the API server refused one of the app's own writes (403): its rights changed. */
   forbidden?(detail: string): void;
   now(): Date;
@@ -111,6 +114,10 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   const unusable = deps.unusable(s);
   if (unusable) return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${unusable}`);
 
+  // Before the first list the cache is empty: "does not exist" would be a guess.
+  if (deps.synced && !deps.synced()) {
+    return fail("unavailable", "the app is still loading the cluster's state; try again in a moment", { retryAfterSec: 2 });
+  }
   const w = deps.workload(s);
   if (!w) return fail("missing", `${s.kind} ${s.namespace}/${s.name} does not exist in the cluster`);
   if (s.kind === "Deployment" && (w.spec as { paused?: boolean } | undefined)?.paused) {

@@ -501,7 +501,7 @@ describe("rate limit", () => {
     }
   }, 120_000);
 
-  test("behind a trusted proxy, anonymous callers are told apart by X-Forwarded-For; from anyone else the header is ignored (issue 15 #18)", async () => {
+  test("behind a trusted proxy, anonymous callers are told apart by X-Forwarded-For (issue 15 #18; an untrusted peer's header: unit clientAddress)", async () => {
     const app = await startApp({ services: [svc("sec-rl-3")], env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "1" } });
     try {
       const first = await restart(app, "sec-rl-3", { "X-Forwarded-For": "198.51.100.7" });

@@ -147,6 +147,15 @@ describe("restartWorkload", () => {
     expect(called("patch")).toHaveLength(0);
   });
 
+  test("before the caches have synced → 503 unavailable with Retry-After, never 'does not exist' (issue 15 #15)", async () => {
+    const { deps, called } = fakeDeps({ synced: () => false, workload: () => undefined });
+    const r = await restartWorkload(deps, req());
+    expect(r).toEqual({ ok: false, reason: "unavailable", detail: "the app is still loading the cluster's state; try again in a moment", service: WEB, retryAfterSec: 2 });
+    expect(called("acquire")).toHaveLength(0);
+    const synced = fakeDeps({ synced: () => true, workload: () => undefined });
+    expect(await restartWorkload(synced.deps, req())).toMatchObject({ ok: false, reason: "missing" });
+  });
+
   test("the app's own missing permissions → forbidden naming them", async () => {
     const { deps, called } = fakeDeps({ unusable: () => "patch deployments.apps/web in namespace shop" });
     const r = await restartWorkload(deps, req());

@@ -1,0 +1,80 @@
+// Websocket memory bounds: the full state fed one message at a time, rendered once and shared, and a per-address connection cap.
+//
+// A client that never reads must not make the app buffer the whole page state for it (≈ 330 KB
+// at 300 services): the next message is handed over only once the previous one left the
+// process (ws.send returned > 0) or the socket drained. Each rendering is cached per status
+// version and shared by every socket; a socket holds only its position in the list.
+
+/** The slice of Bun's ServerWebSocket the feed needs (a fake in unit tests). */
+export interface FeedSocket {
+  /** Bytes sent (> 0), -1 when queued in the process (backpressure), 0 when dropped. */
+  send(msg: string): number;
+  close(code?: number, reason?: string): void;
+}
+
+export interface FeedState {
+  /** How many of the initial messages have been handed over so far. */
+  next: number;
+  /** Total number of initial messages for this socket. */
+  total: number;
+}
+
+/**
+ * Hands the socket initial message after message (`piece(i)` renders, or fetches from the
+ * cache, message i) until one is queued instead of sent: then the caller waits for `drain` and
+ * calls again. Returns true when everything has been handed over.
+ */
+export function pump(ws: FeedSocket, state: FeedState, piece: (i: number) => string | undefined): boolean {
+  while (state.next < state.total) {
+    const msg = piece(state.next++);
+    if (msg === undefined || msg === "") continue;
+    const r = ws.send(msg);
+    if (r === 0) {
+      // Dropped: the socket is over its backpressure limit. A reader that slow is closed, not buffered for.
+      ws.close(1008, "client too slow: send buffer limit reached");
+      return false;
+    }
+    if (r < 0) return state.next >= state.total;
+  }
+  return true;
+}
+
+/**
+ * Renderings keyed by what they depend on (service, audience), reused while the service's
+ * status is unchanged: 10,000 sockets opening on an unchanged page cost one rendering per key.
+ */
+export function makeRenderCache() {
+  const cache = new Map<string, { version: unknown; text: string }>();
+  return {
+    /** The cached text for `key` if it was rendered from `version` (compared by identity), else renders and stores it. */
+    get(key: string, version: unknown, render: () => string): string {
+      const hit = cache.get(key);
+      if (hit && hit.version === version) return hit.text;
+      const text = render();
+      cache.set(key, { version, text });
+      return text;
+    },
+    size: () => cache.size,
+    clear: () => cache.clear(),
+  };
+}
+
+/** Open websockets per client address, refused past `max` (0 = no cap). */
+export function makeConnectionCap(max: number) {
+  const open = new Map<string, number>();
+  return {
+    /** Counts a new connection from `addr`; false (and nothing counted) when it would exceed the cap. */
+    admit(addr: string): boolean {
+      const n = open.get(addr) ?? 0;
+      if (max > 0 && n >= max) return false;
+      open.set(addr, n + 1);
+      return true;
+    },
+    release(addr: string): void {
+      const n = (open.get(addr) ?? 0) - 1;
+      if (n > 0) open.set(addr, n);
+      else open.delete(addr);
+    },
+    count: (addr: string) => open.get(addr) ?? 0,
+  };
+}
