@@ -1,5 +1,6 @@
 // Environment variables → typed settings; a malformed value stops the process naming the variable.
 import { type Cidr, parseCidr } from "./cidr.ts";
+import { DEFAULT_ALLOWED_HOSTS, parseHostPattern } from "./hosts.ts";
 
 export interface Env {
   listen: { hostname: string; port: number };
@@ -24,6 +25,14 @@ export interface Env {
   rateLimitPerMinute: number;
   /** Peers allowed to send identity headers (AUTH_MODE=proxy) and X-Forwarded-For. */
   trustedProxies: Cidr[];
+  /** Host names browser requests may use (DNS-rebinding defence); IP literals are always accepted. */
+  allowedHosts: string[];
+  /** On SIGTERM, how long in-flight restarts get to finish before their Leases are released. */
+  shutdownGraceSec: number;
+  /** Open websockets per client address; 0 = no cap. */
+  websocketMaxPerAddress: number;
+  /** Bytes a websocket may have waiting to be sent before the client is closed as too slow. */
+  websocketBufferBytes: number;
 }
 
 export interface AuthSettings {
@@ -118,6 +127,16 @@ function oneHeader(src: Source, name: string, def: string): string {
   return h;
 }
 
+function hostPatterns(src: Source, name: string): string[] {
+  return list(src, name, DEFAULT_ALLOWED_HOSTS).map((h) => {
+    try {
+      return parseHostPattern(h);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
+  });
+}
+
 function cidrs(src: Source, name: string, def: string[]): Cidr[] {
   return list(src, name, def).map((c) => {
     try {
@@ -168,5 +187,10 @@ export function parseEnv(src: Source): Env {
     trustedOrigins: origins(src, "TRUSTED_ORIGINS"),
     rateLimitPerMinute: positiveInt(src, "RATE_LIMIT_PER_MINUTE", 10, 100_000, 0),
     trustedProxies: cidrs(src, "TRUSTED_PROXIES", ["127.0.0.0/8", "::1"]),
+    allowedHosts: hostPatterns(src, "ALLOWED_HOSTS"),
+    // Below the manifest's terminationGracePeriodSeconds (30), leaving time to release and exit.
+    shutdownGraceSec: positiveInt(src, "SHUTDOWN_GRACE_SEC", 10, 300),
+    websocketMaxPerAddress: positiveInt(src, "WEBSOCKET_MAX_PER_ADDRESS", 100, 1_000_000, 0),
+    websocketBufferBytes: positiveInt(src, "WEBSOCKET_BUFFER_BYTES", 64 * 1024, 64 * 1024 * 1024, 1024),
   };
 }
