@@ -7,6 +7,7 @@ import { makeAuthn } from "./http/auth.ts";
 import { makeRateLimiter } from "./http/ratelimit.ts";
 import { startServer } from "./http/server.ts";
 import { type AccessReport, checkAccess } from "./kube/access.ts";
+import { makePermissionMonitor } from "./kube/permissions.ts";
 import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
 import { type LockStore, makeLeaseLocks } from "./kube/lease.ts";
@@ -49,14 +50,11 @@ async function main(): Promise<void> {
   const services = config.services;
 
   // The self-check runs before the watches start: it decides whether locks can live in Leases.
-  let access: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
-  let accessError = "";
-  try {
-    access = await checkAccess(client, services, lockNamespace);
-  } catch (e) {
-    accessError = String((e as Error).message);
-    log("warn", "permission self-check failed; assuming full permissions", { error: accessError });
-  }
+  // issue 15 #9: retried with backoff until it succeeds and re-run on a 403; its maps change in place.
+  const monitor = makePermissionMonitor({ check: () => checkAccess(client, services, lockNamespace), log });
+  const access: AccessReport = monitor.report;
+  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
+  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
   for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
   if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
   const memLocks = access.missingLeases.length ? makeMemoryLocks() : undefined;
@@ -75,6 +73,8 @@ async function main(): Promise<void> {
   // One limiter for the process: it must remember attempts across requests.
   const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
   const accessProblems = access.unusable;
+  view.onForbidden(() => monitor.recheck("a watch was refused (403)")); // issue 15 #9
+  monitor.onChange(() => hub.refresh());
 
   hub.onStatus(
     makeReleaser(
@@ -96,12 +96,13 @@ async function main(): Promise<void> {
       const detail: string[] = [];
       if (!view.synced()) detail.push("watch caches have not synced yet");
       for (const d of view.disconnected()) detail.push(`watch disconnected: ${d}`);
-      if (accessError) detail.push(`permission self-check failed: ${accessError}`);
+      if (!monitor.checked()) detail.push(`permission self-check pending: ${monitor.lastError() || "no answer yet"}`);
       for (const [id, missing] of accessProblems) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
       if (memLocks) detail.push(`locks are in-process only: missing ${access.missingLeases.join("; ")}`);
       if (access.missingEvents.length) detail.push(`cannot create Events in: ${access.missingEvents.join(", ")}`);
       // Missing permissions make services unusable, not the app unready: the rest still works.
-      return { ready: view.synced(), detail };
+      // issue 15 #10: a lost watch (silent drops included) means stale data: not ready.
+      return { ready: view.synced() && view.disconnected().length === 0 && monitor.checked(), detail };
     },
     restart: (req) =>
       restartWorkload(
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
           unusable: (s) => accessProblems.get(serviceId(s))?.join("; "),
           instanceId,
           synced: () => view.synced(), // issue 15 #15
+          forbidden: (why) => monitor.recheck(why), // issue 15 #9
           now: () => new Date(),
           log: (msg, f) => log("warn", msg, f),
         },
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
     const hard = setTimeout(() => process.exit(1), 4500);
     view.stop();
     hub.stop();
+    monitor.stop();
     await app.shutdown();
     clearTimeout(hard);
     process.exit(0);

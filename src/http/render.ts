@@ -105,11 +105,9 @@ export function renderBanner(key: string, tone: "stale" | "warn" | "bad", conten
 }
 
 export function staleBanner(stale: string[], oob: boolean): string {
-  const content = stale.length
-    ? `Cluster watch interrupted; the status shown may be out of date. Reconnecting to: <ul>${stale
-        .map((s) => `<li>${escapeHtml(s)}</li>`)
-        .join("")}</ul>`
-    : "";
+  // The watch paths name namespaces a viewer may not be allowed to see: they go to the log and
+  // /readyz only; every viewer gets the same plain notice (issue 15 #5).
+  const content = stale.length ? "Cluster watch interrupted; the status shown may be out of date. Reconnecting…" : "";
   return renderBanner("stale", "stale", content, oob);
 }
 

@@ -12,6 +12,8 @@ import type { Authn } from "./auth.ts";
 import { renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import { clientAddress } from "./clientaddr.ts";
+import { hostRefusal } from "./hosts.ts";
+import { requestUrl } from "./requrl.ts";
 import { requestIdFrom } from "./requestid.ts";
 import { crossSiteRefusal } from "./security.ts";
 
@@ -29,7 +31,7 @@ export interface AppDeps {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceEntry[]; identity: Identity };
+type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceEntry[]; identity: Identity; expire?: ReturnType<typeof setTimeout> };
 
 const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
 const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
@@ -67,11 +69,18 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     return deps.accessProblems().has(serviceId(entry)) ? unusableText : undefined;
   }
 
-  function accessBanner(): string {
-    const problems = deps.accessProblems();
-    if (problems.size === 0) return "";
-    const items = [...problems.entries()].map(([id, missing]) => `<li><strong>${id}</strong>: missing ${missing.join("; ")}</li>`);
+  function accessBanner(who: Identity): string {
+    // issue 15 #5: name only services this viewer may see.
+    const mine = new Set(visible(who).map(serviceId));
+    const problems = [...deps.accessProblems()].filter(([id]) => mine.has(id));
+    if (problems.length === 0) return "";
+    const items = problems.map(([id, missing]) => `<li><strong>${id}</strong>: missing ${missing.join("; ")}</li>`);
     return `<div id="banner-access" class="banner banner-warn">The app's own permissions are incomplete; affected services cannot be restarted:<ul>${items.join("")}</ul></div>`;
+  }
+
+  async function onlyMetrics(req: Request): Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") return text("method not allowed\n", 405, { Allow: "GET, HEAD" });
+    return withHeaders(new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }));
   }
 
   function identify(req: Request): Identity | Response {
@@ -84,7 +93,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     return who;
   }
 
-  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceEntry): Response | undefined {
+  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceEntry & { unknown?: true }): Response | undefined {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return json({ error: "bad-request", message: "this endpoint is a websocket: connect with Upgrade: websocket" }, 400);
     }
@@ -93,7 +102,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     const who = identify(req);
     if (who instanceof Response) return who;
     // A service the caller may not see answers exactly like one that is not configured.
-    if (only && !mayView(config, only, who)) {
+    if (only && (only.unknown || !mayView(config, only, who))) {
       return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
     }
     const services: ServiceEntry[] = only ? [only] : visible(who);
@@ -184,7 +193,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       return reply(r);
     }
     // ?wait=<seconds>: answer only once the rollout has settled (for scripts and CI jobs).
-    const waitParam = new URL(req.url).searchParams.get("wait");
+    const waitParam = requestUrl(req).searchParams.get("wait"); // issue 15 #16
     let waitSec = 0;
     if (waitParam !== null && !isHtmx(req)) {
       waitSec = waitParam === "" ? Math.min(env.rolloutTimeoutSec, 3600) : /^\d{1,4}$/.test(waitParam) ? Number(waitParam) : NaN;
@@ -222,9 +231,11 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
   }
 
   async function route(req: Request, server: Server<WsData>): Promise<Response | undefined> {
-    const url = new URL(req.url);
+    const url = requestUrl(req); // issue 15 #16: HTTP/1.0 without Host has no absolute URL
     const p = url.pathname;
     const method = req.method;
+    const badHost = hostRefusal(req, env.allowedHosts); // issue 15 #4: DNS rebinding
+    if (badHost) return json({ error: "forbidden", message: badHost }, 403);
     const onlyGet = () => (method === "GET" || method === "HEAD" ? undefined : text("method not allowed\n", 405, { Allow: "GET, HEAD" }));
 
     if (p === "/healthz") return onlyGet() ?? text("ok\n", 200);
@@ -233,7 +244,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       return onlyGet() ?? text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((d) => `- ${d}\n`).join("")}`, r.ready ? 200 : 503);
     }
     if (p === "/metrics") {
-      return onlyGet() ?? withHeaders(new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }));
+      // issue 15 #5: with AUTH_MODE≠none the main port's metrics need an identity too.
+      const who = env.auth.mode === "none" ? undefined : identify(req);
+      if (who instanceof Response) return who;
+      return onlyGet() ?? (await onlyMetrics(req));
     }
     const asset = STATIC[p];
     if (asset) {
@@ -248,7 +262,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       const who = identify(req);
       if (who instanceof Response) return who;
       const items = visible(who).map((e) => ({ key: e, status: hub.current(e), viewer: { denied: denialFor(e, who) } }));
-      const banners = staleBanner(hub.stale(), false) + accessBanner();
+      const banners = staleBanner(hub.stale(), false) + accessBanner(who);
       return html(
         renderPage({
           groups: renderGroups(items),
@@ -273,8 +287,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       if (bad) return bad;
       const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
       const entry = config.services.find((e) => e.kind === kind && e.namespace === namespace && e.name === name);
-      if (!entry) return json({ error: "not-found", message: `${kind}/${namespace}/${name} is not in the list of restartable services` }, 404);
-      return upgrade(req, server, "json", entry);
+      // issue 15 #5: an unknown service goes through the same checks as a hidden one, so both answer alike.
+      return upgrade(req, server, "json", entry ?? { kind: kind as never, namespace: namespace ?? "", name: name ?? "", unknown: true });
     }
     m = RESTART_PATH.exec(p);
     if (m) {
@@ -312,6 +326,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       maxPayloadLength: 1024,
       open(ws) {
         sockets.add(ws);
+        // issue 15 #6: behind a proxy a socket lives at most this long, so a reconnect passes the proxy's session check again (1001: htmx reconnects).
+        if (env.auth.mode === "proxy") ws.data.expire = setTimeout(() => ws.close(1001, "session check due: reconnect"), env.auth.websocketLifetimeSec * 1000);
         for (const t of ws.data.topics) ws.subscribe(t);
         for (const s of ws.data.services) metrics.watchers.inc({ kind: s.kind, namespace: s.namespace, name: s.name });
         sendFullState(ws);
@@ -319,6 +335,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       message() {},
       close(ws) {
         sockets.delete(ws);
+        clearTimeout(ws.data.expire);
         for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
       },
     },
@@ -332,8 +349,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         port: mon.port,
         maxRequestBodySize: 1024,
         async fetch(req) {
-          const p = new URL(req.url).pathname;
-          if (p === "/metrics" || p === "/healthz" || p === "/readyz") return (await route(req, server as never)) ?? text("not found\n", 404);
+          const p = requestUrl(req).pathname; // issue 15 #16
+          // issue 15 #5: /metrics here stays open for Prometheus (the main port may require an identity).
+          if (p === "/metrics") return onlyMetrics(req);
+          if (p === "/healthz" || p === "/readyz") return (await route(req, server as never)) ?? text("not found\n", 404);
           return text("not found: this listener serves /metrics, /healthz and /readyz only\n", 404);
         },
       }), () => void server.stop(true))
@@ -349,6 +368,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       server.publish(`html:${id}:denied`, renderState(s, s.service, { denied: deniedText }, true));
     }
   });
+  // issue 15 #6: a revoked token's sockets are closed (1008: htmx does not reconnect).
+  const unwatchTokens = deps.authn.onChange(() => {
+    for (const ws of sockets) if (!deps.authn.stillValid(ws.data.identity)) ws.close(1008, "credential revoked");
+  });
   hub.onConnection((stale) => {
     metrics.watchConnected.set(stale.length ? 0 : 1);
     server.publish("html:banner", staleBanner(stale, true));
@@ -358,6 +381,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     server,
     monitoring,
     async shutdown() {
+      unwatchTokens();
+      deps.authn.stop();
       // Stop accepting, then close websockets with 1001 so htmx reconnects to the next instance.
       void server.stop(false);
       void monitoring?.stop(true);

@@ -79,7 +79,8 @@ export function watchCluster(
     onConnection: (h) => void connHandlers.push(h),
     onForbidden: (h) => all.forEach((c) => c.onForbidden(h)),
     synced: () => all.every((c) => c.synced || c.forbidden),
-    disconnected: () => all.filter((c) => !c.connected).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
+    // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
+    disconnected: () => all.filter((c) => !c.connected && !c.forbidden).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
     start: async () => void (await Promise.all(all.map((c) => c.start()))),
     stop: () => all.forEach((c) => c.stop()),
   };

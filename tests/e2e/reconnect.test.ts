@@ -9,6 +9,9 @@ const target = new URL(cluster.APISERVER);
 
 /** A byte relay to the apiserver (TLS passes through untouched) that the test can cut and restore. */
 function relay(port = 0) {
+  // Frozen: every byte in either direction is dropped and nothing is closed — a connection
+  // that silently stopped passing data (a NAT or proxy that lost its state).
+  let frozen = false;
   const open = new Set<Socket<{ peer?: Socket<unknown>; buf: Uint8Array[] }>>();
   const listener: TCPSocketListener<{ peer?: Socket<unknown>; buf: Uint8Array[] }> = Bun.listen({
     hostname: "127.0.0.1",
@@ -21,7 +24,7 @@ function relay(port = 0) {
           hostname: target.hostname,
           port: Number(target.port),
           socket: {
-            data: (_s, d) => void client.write(d),
+            data: (_s, d) => void (frozen || client.write(d)),
             close: () => void client.end(),
             error: () => void client.end(),
           },
@@ -30,6 +33,7 @@ function relay(port = 0) {
         for (const b of client.data.buf) upstream.write(b);
       },
       data(client, d) {
+        if (frozen) return;
         if (client.data.peer) client.data.peer.write(d);
         else client.data.buf.push(new Uint8Array(d));
       },
@@ -41,6 +45,8 @@ function relay(port = 0) {
   });
   return {
     port: listener.port,
+    freeze: () => void (frozen = true),
+    thaw: () => void (frozen = false),
     cut() {
       listener.stop(true);
       for (const s of open) {
@@ -52,6 +58,30 @@ function relay(port = 0) {
   };
 }
 
+/** A kubeconfig that reaches the API server through the relay on `port` (client-certificate auth). */
+function kubeconfigVia(port: number): string {
+  return writeFile(
+    tempDir(),
+    "kubeconfig",
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(cluster.CA_FILE).toString("base64") } }],
+      users: [
+        {
+          name: "u",
+          user: {
+            "client-certificate-data": readFileSync(cluster.CLIENT_CERT_FILE).toString("base64"),
+            "client-key-data": readFileSync(cluster.CLIENT_KEY_FILE).toString("base64"),
+          },
+        },
+      ],
+      contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+      "current-context": "x",
+    }),
+  );
+}
+
 let r = relay();
 afterAll(() => r.cut());
 
@@ -59,26 +89,7 @@ describe("losing the API server", () => {
   test("watches reconnect by themselves; meanwhile the page is told its data is stale; changes made meanwhile arrive", async () => {
     await kubectl(["create", "namespace", NS], { allowFail: true });
     await kubectl(["-n", NS, "delete", "lease", "--all"]);
-    const kubeconfig = writeFile(
-      tempDir(),
-      "kubeconfig",
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${r.port}`, "certificate-authority-data": readFileSync(cluster.CA_FILE).toString("base64") } }],
-        users: [
-          {
-            name: "u",
-            user: {
-              "client-certificate-data": readFileSync(cluster.CLIENT_CERT_FILE).toString("base64"),
-              "client-key-data": readFileSync(cluster.CLIENT_KEY_FILE).toString("base64"),
-            },
-          },
-        ],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-        "current-context": "x",
-      }),
-    );
+    const kubeconfig = kubeconfigVia(r.port);
     const app = await startApp({ kubeconfig, services: [{ kind: "Deployment", name: "api", namespace: "shop" }], env: { LOCK_NAMESPACE: NS } });
     const html = await openStatus(`${app.wsUrl}/ui/status`);
     const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
@@ -107,4 +118,52 @@ describe("losing the API server", () => {
     json.close();
     await app.stop();
   }, 120_000);
+});
+
+describe("a connection that silently stops passing data (issue 15 #10)", () => {
+  test("within 90 s the page says Stale, the metric is 0 and /readyz is 503; a restart meanwhile fails in ~10 s naming the object instead of hanging, and is not left locked; after the thaw everything recovers without a restart", async () => {
+    const frozen = relay();
+    await kubectl(["create", "namespace", NS], { allowFail: true });
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
+    const app = await startApp({ kubeconfig: kubeconfigVia(frozen.port), services: [{ kind: "Deployment", name: "api", namespace: "shop" }], env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0" } });
+    try {
+      const html = await openStatus(`${app.wsUrl}/ui/status`);
+      const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+      const first = JSON.parse(await json.until(() => true));
+      const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+      await waitFor(async () => (await metric()) === "1", 20_000, "watches connected");
+
+      frozen.freeze();
+      const t0 = Date.now();
+      // A restart while the connection is dead: an answer naming the object within the request timeout, not a hang.
+      const r1 = await fetch(`${app.url}/api/v1/service/Deployment/shop/api/restart`, { method: "POST" });
+      const took = Date.now() - t0;
+      expect(r1.status).toBe(502);
+      expect((await r1.json()).message).toMatch(/Lease .*Timeout: no answer within 10s/);
+      expect(took).toBeLessThan(25_000);
+      // The in-process guard went with it: the next attempt tries again instead of answering 423.
+      const r2 = await fetch(`${app.url}/api/v1/service/Deployment/shop/api/restart`, { method: "POST" });
+      expect(r2.status).toBe(502);
+
+      await html.until((m) => m.includes('class="banner banner-stale"'), 90_000 - (Date.now() - t0), "stale banner within 90 s");
+      expect(Date.now() - t0).toBeLessThan(90_000);
+      expect(await metric()).toBe("0");
+      const ready = await fetch(`${app.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toContain("nothing heard for 60s");
+
+      const from = json.messages.length;
+      await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired + 1}`]);
+      frozen.thaw();
+      await json.until((x) => JSON.parse(x).status.desired === first.status.desired + 1, 60_000, "the change made meanwhile", from);
+      await waitFor(async () => (await metric()) === "1", 30_000, "watch connected again");
+      expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+      await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired}`]);
+      html.close();
+      json.close();
+    } finally {
+      frozen.cut();
+      await app.stop();
+    }
+  }, 240_000);
 });

@@ -44,7 +44,7 @@ describe("ALLOWED_HOSTS (issue 15 #4)", () => {
     const req = (headers: Record<string, string>) => new Request("http://evil.example/", { headers: { host: "evil.example", ...headers } });
     expect(fromBrowser(req({}))).toBe(false);
     expect(hostRefusal(req({}), defaults)).toBeUndefined();
-    for (const h of [{ origin: "http://evil.example" }, { "sec-fetch-site": "same-origin" }, { "sec-fetch-mode": "websocket" }]) {
+    for (const h of [{ origin: "http://evil.example" }, { "sec-fetch-site": "same-origin" }, { "sec-fetch-mode": "websocket" }] as Record<string, string>[]) {
       expect(hostRefusal(req(h), defaults)).toContain("ALLOWED_HOSTS");
     }
     expect(hostRefusal(new Request("http://localhost:8080/", { headers: { host: "localhost:8080", origin: "http://localhost:8080" } }), defaults)).toBeUndefined();

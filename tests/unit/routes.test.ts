@@ -54,9 +54,10 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((a) => a.shutdown()));
 });
 
-async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<string, string> } = {}) {
+async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<string, string>; problems?: Map<string, string[]>; stale?: string[] } = {}) {
   const env = parseEnv({ LISTEN_ADDRESS: "127.0.0.1:0", LISTEN_MONITORING_ADDRESS: "", ...o.env });
   const { hub, push } = fakeHub([status(WEB), status(DB), status(AGENT)]);
+  if (o.stale) hub.stale = () => o.stale!;
   const metrics = makeMetrics({ version: "test", commit: "abc123" });
   const restarts: RestartRequest[] = [];
   const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
@@ -71,7 +72,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
       return o.result ?? { ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 7, user: req.identity.user };
     },
     ready: () => (o.ready === false ? { ready: false, detail: ["watch caches have not synced yet"] } : { ready: true, detail: [] }),
-    accessProblems: () => new Map(),
+    accessProblems: () => o.problems ?? new Map(),
     version: "test",
     log: (level, msg, fields) => void logs.push({ level, msg, fields }),
   };
@@ -395,5 +396,140 @@ describe("websockets", () => {
     });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: "forbidden" });
+  });
+});
+
+/** Sends raw bytes to a listener and returns the status code of the answer. */
+async function rawStatus(port: number, bytes: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let got = "";
+    const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(bytes.slice(0, 40))}`)), 3000);
+    void Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(sock, d) {
+          got += new TextDecoder().decode(d);
+          const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
+          if (m) {
+            clearTimeout(timer);
+            sock.end();
+            resolve(Number(m[1]));
+          }
+        },
+        open: (sock) => void sock.write(bytes),
+      },
+    });
+  });
+}
+
+describe("HTTP/1.0 without Host (issue 15 #16)", () => {
+  test("every route of both listeners answers, never 500", async () => {
+    const { app, logs } = await start({ env: { LISTEN_MONITORING_ADDRESS: "127.0.0.1:0" } });
+    const main = app.server.port!;
+    const mon = app.monitoring!.port!;
+    const routes = ["GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/service", "GET /api/v1/service/status", "GET /ui/status", "GET /static/app.css", `POST ${RESTART}`, `POST ${RESTART}?wait=5`, "GET /api/v1/service/Deployment/shop/web/status", "GET /nope"];
+    const seen: string[] = [];
+    for (const r of routes) {
+      for (const [name, port] of [["main", main], ["monitoring", mon]] as const) {
+        const code = await rawStatus(port, `${r} HTTP/1.0\r\n\r\n`);
+        seen.push(`${name} ${r} ${code}`);
+        expect(code, `${name} ${r}`).toBeLessThan(500);
+      }
+    }
+    expect(seen).toContain("main GET /healthz 200");
+    expect(seen).toContain("monitoring GET /metrics 200");
+    expect(seen).toContain(`main POST ${RESTART} 200`);
+    expect(logs.filter((l) => l.level === "error")).toEqual([]);
+  });
+});
+
+describe("ALLOWED_HOSTS on the listener (issue 15 #4)", () => {
+  test("a browser request with a foreign Host gets 403 naming ALLOWED_HOSTS for the page, the API, a restart and a websocket; curl is unaffected", async () => {
+    const { app, restarts } = await start();
+    const port = app.server.port!;
+    const evil = "Host: evil.example:8080\r\nOrigin: http://evil.example:8080\r\n";
+    expect(await rawStatus(port, `GET / HTTP/1.1\r\n${evil}\r\n`)).toBe(403);
+    expect(await rawStatus(port, `GET /api/v1/service HTTP/1.1\r\n${evil}Sec-Fetch-Site: same-origin\r\n\r\n`)).toBe(403);
+    expect(await rawStatus(port, `POST ${RESTART} HTTP/1.1\r\n${evil}Sec-Fetch-Site: same-origin\r\nContent-Length: 0\r\n\r\n`)).toBe(403);
+    expect(await rawStatus(port, `GET /ui/status HTTP/1.1\r\n${evil}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`)).toBe(403);
+    expect(restarts).toHaveLength(0);
+    // Without browser headers (curl): not checked.
+    expect(await rawStatus(port, "GET /api/v1/service HTTP/1.1\r\nHost: evil.example\r\n\r\n")).toBe(200);
+    // The app's own names pass.
+    expect(await rawStatus(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nSec-Fetch-Site: none\r\n\r\n`)).toBe(200);
+    const body = await (await fetch(`http://127.0.0.1:${port}/api/v1/service`, { headers: { Host: "evil.example", Origin: "http://evil.example" } })).json();
+    expect(body).toMatchObject({ error: "forbidden", message: expect.stringContaining("ALLOWED_HOSTS") });
+  });
+});
+
+describe("hidden services do not leak (issue 15 #5)", () => {
+  test("the permission banner names only services the viewer may see; the stale banner names no watch path", async () => {
+    const problems = new Map([
+      ["DaemonSet/ops/agent", ["patch daemonsets.apps/agent in namespace ops"]],
+      ["Deployment/shop/web", ["patch deployments.apps/web in namespace shop"]],
+    ]);
+    const { base } = await start({ env: { AUTH_MODE: "proxy" }, problems, stale: ["/apis/apps/v1/namespaces/ops/daemonsets (connection refused)"] });
+    const bob = await (await fetch(`${base}/`, { headers: { "X-Forwarded-User": "bob", Accept: "text/html" } })).text();
+    expect(bob).toContain("Deployment/shop/web");
+    expect(bob).not.toContain("agent");
+    expect(bob).not.toContain("namespaces/ops");
+    expect(bob).toContain("Cluster watch interrupted");
+    const carol = await (await fetch(`${base}/`, { headers: { "X-Forwarded-User": "carol", Accept: "text/html" } })).text();
+    expect(carol).toContain("DaemonSet/ops/agent");
+  });
+
+  test("with AUTH_MODE≠none /metrics on the main port needs an identity; the monitoring listener stays open", async () => {
+    const { base, app } = await start({ env: { AUTH_MODE: "proxy", LISTEN_MONITORING_ADDRESS: "127.0.0.1:0" } });
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { "X-Forwarded-User": "prometheus" } })).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${app.monitoring!.port}/metrics`)).status).toBe(200);
+    const open = await start();
+    expect((await fetch(`${open.base}/metrics`)).status).toBe(200);
+  });
+
+  test("GET …/status answers the same for an unknown and a hidden service, with or without Upgrade", async () => {
+    const { base } = await start({ env: { AUTH_MODE: "proxy" } });
+    const bob = { "X-Forwarded-User": "bob" };
+    const upgrade = { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" };
+    for (const h of [bob, { ...bob, ...upgrade }]) {
+      const hidden = await fetch(`${base}/api/v1/service/DaemonSet/ops/agent/status`, { headers: h });
+      const unknown = await fetch(`${base}/api/v1/service/DaemonSet/ops/nope/status`, { headers: h });
+      expect(hidden.status).toBe(unknown.status);
+      const [a, b] = [(await hidden.json()) as { message: string }, (await unknown.json()) as { message: string }];
+      expect(a.message.replace("agent", "X")).toBe(b.message.replace("nope", "X"));
+    }
+  });
+});
+
+describe("websocket lifetimes (issue 15 #6)", () => {
+  test("AUTH_MODE=proxy: a socket is closed with 1001 after AUTH_PROXY_WEBSOCKET_LIFETIME_SEC so htmx reconnects through the proxy", async () => {
+    const { ws } = await start({ env: { AUTH_MODE: "proxy", AUTH_PROXY_WEBSOCKET_LIFETIME_SEC: "1" } });
+    const c = connect(`${ws}/api/v1/service/status`, { headers: { "X-Forwarded-User": "bob" } });
+    await c.opened;
+    const code = await new Promise<number>((r) => c.ws.addEventListener("close", (e) => r((e as CloseEvent).code)));
+    expect(code).toBe(1001);
+  });
+
+  test("AUTH_MODE=token: removing a token from the file closes its sockets (1008); others stay open", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "routes-tokens-"));
+    const file = join(dir, "tokens.yaml");
+    const A = "token-alice-0123456789abcdef";
+    const B = "token-bob-0123456789abcdefgh";
+    writeFileSync(file, `- {token: ${A}, user: alice}\n- {token: ${B}, user: bob}\n`);
+    const { ws } = await start({ env: { AUTH_MODE: "token", AUTH_TOKENS_FILE: file } });
+    const alice = connect(`${ws}/api/v1/service/status`, { headers: { Authorization: `Bearer ${A}` } });
+    const bob = connect(`${ws}/api/v1/service/status`, { headers: { Authorization: `Bearer ${B}` } });
+    await Promise.all([alice.opened, bob.opened]);
+    const bobClosed = new Promise<number>((r) => bob.ws.addEventListener("close", (e) => r((e as CloseEvent).code)));
+    let aliceClosed = false;
+    alice.ws.addEventListener("close", () => (aliceClosed = true));
+    writeFileSync(file, `- {token: ${A}, user: alice}\n`);
+    expect(await bobClosed).toBe(1008);
+    expect(aliceClosed).toBe(false);
+    alice.ws.close();
   });
 });
