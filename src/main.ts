@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     version,
     log,
     accessProblems: () => accessProblems,
+    releaseOwn: (s) => locks.release(s, instanceId), // issue 15 #11
     ready: () => {
       const detail: string[] = [];
       if (!view.synced()) detail.push("watch caches have not synced yet");
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log("info", "shutting down", { signal });
-    const hard = setTimeout(() => process.exit(1), 4500);
+    const hard = setTimeout(() => process.exit(1), (env.shutdownGraceSec + 5) * 1000); // issue 15 #11: the drain's grace + closing
     view.stop();
     hub.stop();
     monitor.stop();

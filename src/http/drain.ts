@@ -9,6 +9,10 @@ export interface InFlight {
   /** What to release if the restart has not finished when the grace period ends. */
   service: { kind: string; namespace: string; name: string };
   requestId: string;
+  /** Who asked, for the audit line of an interrupted restart. */
+  user?: string;
+  groups?: string[];
+  source?: string;
 }
 
 export interface DrainReport {

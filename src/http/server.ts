@@ -14,6 +14,8 @@ import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import { clientAddress } from "./clientaddr.ts";
 import { hostRefusal } from "./hosts.ts";
 import { requestUrl } from "./requrl.ts";
+import { type FeedState, makeConnectionCap, makeRenderCache, pump, topicsFor } from "./wsfeed.ts";
+import { makeDrain } from "./drain.ts";
 import { requestIdFrom } from "./requestid.ts";
 import { crossSiteRefusal } from "./security.ts";
 
@@ -28,10 +30,21 @@ export interface AppDeps {
   /** Permission problems found by the self-check, per service id (shown on the page). */
   accessProblems(): Map<string, string[]>;
   version: string;
+  /** issue 15 #11: frees this instance's lock on a service (a restart cut short by shutdown). */
+  releaseOwn?(s: ServiceKey): Promise<void>;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceEntry[]; identity: Identity; expire?: ReturnType<typeof setTimeout> };
+type WsData = {
+  mode: "json" | "html";
+  topics: string[];
+  services: ServiceEntry[];
+  identity: Identity;
+  expire?: ReturnType<typeof setTimeout>;
+  /** issue 15 #17: the client address counted against WEBSOCKET_MAX_PER_ADDRESS, and the initial-state feed position. */
+  addr: string;
+  feed: FeedState;
+};
 
 const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
 const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
@@ -106,27 +119,42 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
     }
     const services: ServiceEntry[] = only ? [only] : visible(who);
-    const topics = services.flatMap((s) =>
-      mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(s, who) === deniedText ? "denied" : "allowed"}`],
-    );
-    if (mode === "html") topics.push("html:banner");
-    if (server.upgrade(req, { data: { mode, topics, services, identity: who } })) return undefined;
+    const audience = (s: ServiceEntry) => (denialFor(s, who) === deniedText ? "denied" : "allowed");
+    const byId = new Map(services.map((s) => [serviceId(s), s]));
+    const topics = topicsFor(mode, [...byId.keys()], only ? -1 : config.services.length, (id) => audience(byId.get(id)!)); // issue 15 #17
+    // issue 15 #17: a per-address cap on open websockets.
+    const addr = clientAddress(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"), env.trustedProxies);
+    if (!wsCap.admit(addr)) return json({ error: "rate-limited", message: `too many open websockets from ${addr} (WEBSOCKET_MAX_PER_ADDRESS=${env.websocketMaxPerAddress})` }, 429);
+    const feed = { next: 0, total: services.length + (mode === "html" ? 1 : 0) };
+    if (server.upgrade(req, { data: { mode, topics, services, identity: who, addr, feed } })) return undefined;
+    wsCap.release(addr);
     return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
   }
 
-  function sendFullState(ws: ServerWebSocket<WsData>): void {
+  // issue 15 #17: the full state goes out one message per service, each rendered once per
+  // status version and shared, and only as fast as the client takes it (see wsfeed.ts).
+  const rendered = makeRenderCache();
+  const drain = makeDrain({
+    graceMs: env.shutdownGraceSec * 1000,
+    release: async (f) => {
+      await deps.releaseOwn?.(f.service as ServiceKey).catch((e) => deps.log("error", "lock release at shutdown failed", { error: String(e) }));
+      deps.log("warn", "restart", { audit: true, user: f.user, groups: f.groups, source: f.source, service: f.service, outcome: "interrupted",
+        detail: "the app shut down before this restart finished; its lock was released", request_id: f.requestId });
+    },
+  });
+  const wsCap = makeConnectionCap(env.websocketMaxPerAddress);
+  function initialPiece(ws: ServerWebSocket<WsData>, i: number): string | undefined {
     const { mode, services, identity } = ws.data;
-    if (mode === "json") {
-      for (const s of services) {
-        const st = hub.current(s);
-        if (st) ws.send(JSON.stringify(wireStatus(st)));
-      }
-      return;
-    }
+    if (i === services.length) return staleBanner(hub.stale(), true);
+    const s = services[i]!;
+    const st = hub.current(s);
+    if (mode === "json") return st ? rendered.get(`json:${serviceId(s)}`, st, () => JSON.stringify(wireStatus(st))) : undefined;
+    const denied = denialFor(s, identity);
+    return rendered.get(`html:${serviceId(s)}:${denied ?? ""}`, st, () => renderState(st, s, { denied }, true));
+  }
+  function sendFullState(ws: ServerWebSocket<WsData>): void {
     // The page may have been open for a while (or the tab hidden): resend everything on every open.
-    const parts = services.map((s) => renderState(hub.current(s), s, { denied: denialFor(s, identity) }, true));
-    parts.push(staleBanner(hub.stale(), true));
-    ws.send(parts.join("\n"));
+    pump(ws, ws.data.feed, (i) => initialPiece(ws, i));
   }
 
   /**
@@ -134,19 +162,20 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
    * released (which happens once the controller observed the new generation) and the rollout is
    * complete or failed — or when `timeoutMs` passes first.
    */
-  function settled(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: "complete" | "failed" | "timeout"; status?: ServiceStatus }> {
+  function settled(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: "complete" | "failed" | "timeout" | "draining"; status?: ServiceStatus }> {
     const done = (st: ServiceStatus | undefined) =>
       st !== undefined && st.lastRestart === restartedAt && st.lock === null && (st.rollout === "complete" || st.rollout === "failed");
     const now = hub.current(s);
     if (done(now)) return Promise.resolve({ outcome: now!.rollout as "complete" | "failed", status: now });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => (stop(), resolve({ outcome: "timeout", status: hub.current(s) })), timeoutMs);
+      const end = () => (clearTimeout(timer), stop(), unDrain());
+      const timer = setTimeout(() => (end(), resolve({ outcome: "timeout", status: hub.current(s) })), timeoutMs);
       const stop = hub.onStatus((st) => {
         if (serviceId(st.service) !== serviceId(s) || !done(st)) return;
-        clearTimeout(timer);
-        stop();
+        end();
         resolve({ outcome: st.rollout as "complete" | "failed", status: st });
       });
+      const unDrain = drain.onDrain(() => (end(), resolve({ outcome: "draining", status: hub.current(s) }))); // issue 15 #11
     });
   }
 
@@ -203,7 +232,11 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         return reply(bad);
       }
     }
-    const r = await deps.restart({ kind, namespace, name, identity: who, requestId, source });
+    // issue 15 #11: restarts run under the drain, so SIGTERM lets them finish or frees their lock.
+    const tracked = drain.track({ service: { kind, namespace, name }, requestId, user: who.user, groups: who.groups, source }, () =>
+      deps.restart({ kind, namespace, name, identity: who, requestId, source }),
+    );
+    const r: RestartResult = tracked ? await tracked : { ok: false, reason: "unavailable", detail: "the app is shutting down; try again (another replica will answer)", retryAfterSec: 1 };
     if (r.service) {
       const labels = { kind: r.service.kind, namespace: r.service.namespace, name: r.service.name };
       metrics.restarts.inc(labels);
@@ -214,6 +247,14 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     // Bun would close a connection idle this long; the caller asked to wait.
     server.timeout(req, waitSec + 30);
     const w = await settled(r.service, r.restartedAt, waitSec * 1000);
+    if (w.outcome === "draining") {
+      // issue 15 #11: the restart was applied; this instance just cannot watch it to the end.
+      return json(
+        { status: "restarting", error: "unavailable", message: "the app is shutting down; the restart was applied, its rollout goes on", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId },
+        503,
+        { "X-Request-Id": requestId, "Retry-After": "1" },
+      );
+    }
     const code = w.outcome === "complete" ? 200 : w.outcome === "failed" ? 502 : 504;
     return json(
       {
@@ -324,6 +365,12 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       sendPings: true,
       // Clients have nothing to say: a tiny limit, and messages are ignored.
       maxPayloadLength: 1024,
+      // issue 15 #17: a client that does not read is closed once this much waits for it, never buffered without bound.
+      backpressureLimit: env.websocketBufferBytes,
+      closeOnBackpressureLimit: true,
+      drain(ws) {
+        pump(ws, ws.data.feed, (i) => initialPiece(ws, i));
+      },
       open(ws) {
         sockets.add(ws);
         // issue 15 #6: behind a proxy a socket lives at most this long, so a reconnect passes the proxy's session check again (1001: htmx reconnects).
@@ -336,6 +383,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       close(ws) {
         sockets.delete(ws);
         clearTimeout(ws.data.expire);
+        wsCap.release(ws.data.addr);
         for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
       },
     },
@@ -360,10 +408,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
 
   hub.onStatus((s: ServiceStatus) => {
     const id = serviceId(s.service);
-    if (server.subscriberCount(`json:${id}`) > 0) server.publish(`json:${id}`, JSON.stringify(wireStatus(s)));
-    if (server.subscriberCount(`html:${id}:allowed`) > 0) {
-      server.publish(`html:${id}:allowed`, renderState(s, s.service, { denied: deps.accessProblems().has(id) ? unusableText : undefined }, true));
-    }
+    // issue 15 #17: sockets that see everything share "json:*" / "html:*".
+    for (const t of [`json:${id}`, "json:*"]) if (server.subscriberCount(t) > 0) server.publish(t, rendered.get(`json:${id}`, s, () => JSON.stringify(wireStatus(s))));
+    const allowedHtml = () => renderState(s, s.service, { denied: deps.accessProblems().has(id) ? unusableText : undefined }, true);
+    for (const t of [`html:${id}:allowed`, "html:*"]) if (server.subscriberCount(t) > 0) server.publish(t, allowedHtml());
     if (server.subscriberCount(`html:${id}:denied`) > 0) {
       server.publish(`html:${id}:denied`, renderState(s, s.service, { denied: deniedText }, true));
     }
@@ -387,6 +435,9 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       void server.stop(false);
       void monitoring?.stop(true);
       for (const ws of sockets) ws.close(1001, "server shutting down");
+      // issue 15 #11: in-flight restarts finish or free their lock; ?wait callers get 503.
+      const report = await drain.drain();
+      deps.log("info", "drained", { finished: report.finished, interrupted: report.interrupted.length, waitersAnswered: report.waitersAnswered });
       await Promise.race([server.stop(true), Bun.sleep(3000)]);
     },
   };

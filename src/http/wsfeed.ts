@@ -78,3 +78,15 @@ export function makeConnectionCap(max: number) {
     count: (addr: string) => open.get(addr) ?? 0,
   };
 }
+
+/**
+ * The topics a socket subscribes to. A socket that sees every service, all of them with the same
+ * audience, subscribes to one shared topic instead of one per service: 10,000 such sockets at
+ * 300 services are 10,000 subscriptions, not 3,000,000.
+ */
+export function topicsFor(mode: "json" | "html", ids: string[], totalServices: number, audience: (id: string) => "allowed" | "denied"): string[] {
+  const shared = ids.length === totalServices && (mode === "json" || ids.every((id) => audience(id) === "allowed"));
+  const topics = shared ? [`${mode}:*`] : ids.map((id) => (mode === "json" ? `json:${id}` : `html:${id}:${audience(id)}`));
+  if (mode === "html") topics.push("html:banner");
+  return topics;
+}

@@ -131,6 +131,76 @@ describe("shutdown", () => {
   }, 30_000);
 });
 
+describe("shutdown drains (issue 15 #11)", () => {
+  test("SIGTERM during a ?wait restart: the waiting caller gets 503 with Retry-After (the restart was applied and audited), sockets close 1001, the app exits 0", async () => {
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
+    const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0" } });
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/stuck/status`);
+    await ws.until(() => true);
+    const from = ws.messages.length;
+    const waiting = fetch(`${app.url}/api/v1/service/Deployment/${NS}/stuck/restart?wait=60`, { method: "POST", headers: { "X-Request-Id": "drain-wait-1" } });
+    await ws.until((x) => parse(x).is_locked === true, 15_000, "the restart under way", from);
+    const t0 = performance.now();
+    const exited = app.stop("SIGTERM");
+    const res = await waiting;
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const body = (await res.json()) as any;
+    expect(body).toMatchObject({ error: "unavailable", status: "restarting", request_id: "drain-wait-1" });
+    expect((await ws.closedP).code).toBe(1001);
+    expect(await exited).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    const audit = app.entries().filter((e) => e.audit && e.request_id === "drain-wait-1");
+    expect(audit.map((e) => e.outcome)).toEqual(["restarted"]);
+    expect(app.entries().some((e) => e.msg === "drained" && e.waitersAnswered === 1)).toBe(true);
+  }, 60_000);
+});
+
+describe("a workload deleted or re-created during its restart (issue 15 #14)", () => {
+  const manifest = (name: string) => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: NS },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          nodeSelector: { type: "kwok" },
+          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
+          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "10m" } } }],
+        },
+      },
+    },
+  });
+
+  test("re-created while its restart rolls out: the lock is released at once, not after FORCE_UNLOCK_SEC", async () => {
+    await kubectl(["-n", NS, "delete", "deployment", "phoenix", "--ignore-not-found", "--wait=true"]);
+    await kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest("phoenix")) });
+    await waitRollout("Deployment", NS, "phoenix", "60s");
+    const app = await startApp({ services: [{ kind: "Deployment", name: "phoenix", namespace: NS }], env: { LOCK_NAMESPACE: NS, FORCE_UNLOCK_SEC: "600", RATE_LIMIT_PER_MINUTE: "0" } });
+    try {
+      const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/phoenix/status`);
+      await ws.until(() => true);
+      const res = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/phoenix/restart`, { method: "POST" });
+      expect(res.status).toBe(200);
+      const from = ws.messages.length;
+      await kubectl(["-n", NS, "delete", "deployment", "phoenix", "--wait=true"]);
+      await kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest("phoenix")) });
+      const t0 = Date.now();
+      await ws.until((x) => parse(x).is_locked === false, 30_000, "the lock released", from);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      // And the next restart is accepted.
+      await waitFor(async () => (await fetch(`${app.url}/api/v1/service/Deployment/${NS}/phoenix/restart`, { method: "POST" })).status === 200, 30_000, "a new restart accepted");
+      ws.close();
+    } finally {
+      await app.stop();
+      await kubectl(["-n", NS, "delete", "deployment", "phoenix", "--ignore-not-found"]);
+    }
+  }, 120_000);
+});
+
 describe("watch, not polling", () => {
   test("an idle app makes no list/get requests after its caches synced", async () => {
     const startedAt = new Date().toISOString();

@@ -4,7 +4,7 @@ import { parseEnv } from "../../src/config/env.ts";
 import { makeDrain } from "../../src/http/drain.ts";
 import { describeHosts, fromBrowser, hostAllowed, hostRefusal } from "../../src/http/hosts.ts";
 import { requestUrl } from "../../src/http/requrl.ts";
-import { makeConnectionCap, makeRenderCache, pump } from "../../src/http/wsfeed.ts";
+import { makeConnectionCap, makeRenderCache, pump, topicsFor } from "../../src/http/wsfeed.ts";
 
 describe("ALLOWED_HOSTS (issue 15 #4)", () => {
   const defaults = parseEnv({}).allowedHosts;
@@ -152,5 +152,17 @@ describe("websocket memory bounds (issue 15 #17)", () => {
     for (let i = 0; i < 1000; i++) expect(none.admit("a")).toBe(true);
     expect(parseEnv({}).websocketMaxPerAddress).toBe(100);
     expect(parseEnv({}).websocketBufferBytes).toBe(65536);
+  });
+});
+
+describe("websocket topics (issue 15 #17)", () => {
+  const ids = ["a", "b", "c"];
+  test("a socket that sees everything with one audience shares one topic", () => {
+    expect(topicsFor("json", ids, 3, () => "allowed")).toEqual(["json:*"]);
+    expect(topicsFor("html", ids, 3, () => "allowed")).toEqual(["html:*", "html:banner"]);
+  });
+  test("a restricted view or mixed audiences subscribe per service", () => {
+    expect(topicsFor("json", ["a"], 3, () => "allowed")).toEqual(["json:a"]);
+    expect(topicsFor("html", ids, 3, (id) => (id === "b" ? "denied" : "allowed"))).toEqual(["html:a:allowed", "html:b:denied", "html:c:allowed", "html:banner"]);
   });
 });

@@ -358,9 +358,11 @@ describe("websockets", () => {
     const { ws: wsBase } = await start();
     const c = connect(`${wsBase}/ui/status`);
     await c.opened;
-    await until("full state", () => c.messages.length === 1);
+    // One message per service, then the banner (issue 15 #17: fed as fast as the client reads).
+    await until("full state", () => c.messages.length === 3);
     expect(c.messages[0]).toContain('id="state-deployment_shop_web" data-rollout="complete" data-locked="false" hx-swap-oob="true"');
-    expect(c.messages[0]).toContain('id="state-statefulset_shop_db"');
+    expect(c.messages[1]).toContain('id="state-statefulset_shop_db"');
+    expect(c.messages[2]).toContain('id="banner-stale"');
     c.ws.close();
   });
 
@@ -531,5 +533,37 @@ describe("websocket lifetimes (issue 15 #6)", () => {
     expect(await bobClosed).toBe(1008);
     expect(aliceClosed).toBe(false);
     alice.ws.close();
+  });
+});
+
+describe("websocket memory bounds on the listener (issue 15 #17)", () => {
+  test("WEBSOCKET_MAX_PER_ADDRESS caps open sockets per client address (429), and closing one frees a slot", async () => {
+    const { ws: wsBase, base } = await start({ env: { WEBSOCKET_MAX_PER_ADDRESS: "2" } });
+    const a = connect(`${wsBase}/api/v1/service/status`);
+    const b = connect(`${wsBase}/api/v1/service/status`);
+    await Promise.all([a.opened, b.opened]);
+    const upgrade = { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" };
+    const third = await fetch(`${base}/api/v1/service/status`, { headers: upgrade });
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { message: string }).message).toContain("WEBSOCKET_MAX_PER_ADDRESS=2");
+    a.ws.close();
+    await Bun.sleep(50);
+    const again = connect(`${wsBase}/api/v1/service/status`);
+    await again.opened;
+    again.ws.close();
+    b.ws.close();
+  });
+
+  test("sockets that see everything share one topic; a change reaches them once each", async () => {
+    const { ws: wsBase, push } = await start();
+    const c = connect(`${wsBase}/api/v1/service/status`);
+    await c.opened;
+    await until("full state", () => c.messages.length === 2);
+    push(status(WEB, { ready: 1 }));
+    await until("the change", () => c.messages.length === 3);
+    await Bun.sleep(20);
+    expect(c.messages).toHaveLength(3);
+    expect(JSON.parse(c.messages[2]!).status.ready).toBe(1);
+    c.ws.close();
   });
 });
