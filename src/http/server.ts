@@ -167,6 +167,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       st !== undefined && st.lastRestart === restartedAt && st.lock === null && (st.rollout === "complete" || st.rollout === "failed");
     const now = hub.current(s);
     if (done(now)) return Promise.resolve({ outcome: now!.rollout as "complete" | "failed", status: now });
+    if (drain.draining()) return Promise.resolve({ outcome: "draining", status: now }); // issue 15 #11
     return new Promise((resolve) => {
       const end = () => (clearTimeout(timer), stop(), unDrain());
       const timer = setTimeout(() => (end(), resolve({ outcome: "timeout", status: hub.current(s) })), timeoutMs);
@@ -438,7 +439,9 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       // issue 15 #11: in-flight restarts finish or free their lock; ?wait callers get 503.
       const report = await drain.drain();
       deps.log("info", "drained", { finished: report.finished, interrupted: report.interrupted.length, waitersAnswered: report.waitersAnswered });
-      await Promise.race([server.stop(true), Bun.sleep(3000)]);
+      // Let the answers of requests that just finished (restarts, ?wait 503s) go out, then close the rest.
+      await Promise.race([server.stop(false), Bun.sleep(3000)]);
+      await Promise.race([server.stop(true), Bun.sleep(1000)]);
     },
   };
 }

@@ -152,7 +152,10 @@ describe("shutdown drains (issue 15 #11)", () => {
     expect(performance.now() - t0).toBeLessThan(15_000);
     const audit = app.entries().filter((e) => e.audit && e.request_id === "drain-wait-1");
     expect(audit.map((e) => e.outcome)).toEqual(["restarted"]);
-    expect(app.entries().some((e) => e.msg === "drained" && e.waitersAnswered === 1)).toBe(true);
+    // Depending on the moment SIGTERM hit, the restart itself or only its ?wait was in flight.
+    const drained = app.entries().find((e) => e.msg === "drained");
+    expect(drained?.finished + drained?.waitersAnswered).toBeGreaterThanOrEqual(1);
+    expect(drained?.interrupted).toBe(0);
   }, 60_000);
 });
 
