@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { loadConfigFile, serviceId } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
+import { describeHosts } from "./http/hosts.ts";
 import { makeRateLimiter } from "./http/ratelimit.ts";
 import { startServer } from "./http/server.ts";
 import { type AccessReport, checkAccess } from "./kube/access.ts";
@@ -130,7 +131,8 @@ async function main(): Promise<void> {
       ),
   });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
-    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version });
+    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,
+    allowedHosts: describeHosts(env.allowedHosts) }); // issue 15 #4
 
   const started = performance.now();
   view.start().then(() => {

@@ -14,7 +14,8 @@ import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import { clientAddress } from "./clientaddr.ts";
 import { hostRefusal } from "./hosts.ts";
 import { requestUrl } from "./requrl.ts";
-import { type FeedState, makeConnectionCap, makeRenderCache, pump, topicsFor } from "./wsfeed.ts";
+import { type FeedState, makeConnectionCap, makeRenderCache, pump } from "./wsfeed.ts";
+import { makePlans, type Plan } from "./wsplan.ts";
 import { makeDrain } from "./drain.ts";
 import { requestIdFrom } from "./requestid.ts";
 import { crossSiteRefusal } from "./security.ts";
@@ -36,9 +37,8 @@ export interface AppDeps {
 }
 
 type WsData = {
-  mode: "json" | "html";
-  topics: string[];
-  services: ServiceEntry[];
+  /** issue 15 #17: shared by every socket of the same viewer (services, topics, audiences). */
+  plan: Plan;
   identity: Identity;
   expire?: ReturnType<typeof setTimeout>;
   /** issue 15 #17: the client address counted against WEBSOCKET_MAX_PER_ADDRESS, and the initial-state feed position. */
@@ -93,6 +93,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
 
   async function onlyMetrics(req: Request): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return text("method not allowed\n", 405, { Allow: "GET, HEAD" });
+    for (const [s, n] of plans.watchers(singles)) metrics.watchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);
     return withHeaders(new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }));
   }
 
@@ -118,15 +119,12 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     if (only && (only.unknown || !mayView(config, only, who))) {
       return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
     }
-    const services: ServiceEntry[] = only ? [only] : visible(who);
-    const audience = (s: ServiceEntry) => (denialFor(s, who) === deniedText ? "denied" : "allowed");
-    const byId = new Map(services.map((s) => [serviceId(s), s]));
-    const topics = topicsFor(mode, [...byId.keys()], only ? -1 : config.services.length, (id) => audience(byId.get(id)!)); // issue 15 #17
+    const plan = plans.planFor(mode, who, only); // issue 15 #17
     // issue 15 #17: a per-address cap on open websockets.
     const addr = clientAddress(server.requestIP(req)?.address ?? "", req.headers.get("x-forwarded-for"), env.trustedProxies);
     if (!wsCap.admit(addr)) return json({ error: "rate-limited", message: `too many open websockets from ${addr} (WEBSOCKET_MAX_PER_ADDRESS=${env.websocketMaxPerAddress})` }, 429);
-    const feed = { next: 0, total: services.length + (mode === "html" ? 1 : 0) };
-    if (server.upgrade(req, { data: { mode, topics, services, identity: who, addr, feed } })) return undefined;
+    const feed = { next: 0, total: plan.services.length + (mode === "html" ? 1 : 0) };
+    if (server.upgrade(req, { data: { plan, identity: who, addr, feed } })) return undefined;
     wsCap.release(addr);
     return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
   }
@@ -143,14 +141,18 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
     },
   });
   const wsCap = makeConnectionCap(env.websocketMaxPerAddress);
+  const plans = makePlans({ services: config.services, visible, refused: (s, who) => mayRestart(config, s, who) !== undefined });
+  const singles = new Set<Plan>();
   function initialPiece(ws: ServerWebSocket<WsData>, i: number): string | undefined {
-    const { mode, services, identity } = ws.data;
+    const { mode, services, denied } = ws.data.plan;
     if (i === services.length) return staleBanner(hub.stale(), true);
     const s = services[i]!;
+    const k = plans.keys(s);
     const st = hub.current(s);
-    if (mode === "json") return st ? rendered.get(`json:${serviceId(s)}`, st, () => JSON.stringify(wireStatus(st))) : undefined;
-    const denied = denialFor(s, identity);
-    return rendered.get(`html:${serviceId(s)}:${denied ?? ""}`, st, () => renderState(st, s, { denied }, true));
+    if (mode === "json") return st ? rendered.get(k.json, st, () => JSON.stringify(wireStatus(st))) : undefined;
+    if (denied[i]) return rendered.get(k.html.denied, st, () => renderState(st, s, { denied: deniedText }, true));
+    if (deps.accessProblems().has(k.id)) return rendered.get(k.html.unusable, st, () => renderState(st, s, { denied: unusableText }, true));
+    return rendered.get(k.html.allowed, st, () => renderState(st, s, {}, true));
   }
   function sendFullState(ws: ServerWebSocket<WsData>): void {
     // The page may have been open for a while (or the tab hidden): resend everything on every open.
@@ -376,8 +378,9 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         sockets.add(ws);
         // issue 15 #6: behind a proxy a socket lives at most this long, so a reconnect passes the proxy's session check again (1001: htmx reconnects).
         if (env.auth.mode === "proxy") ws.data.expire = setTimeout(() => ws.close(1001, "session check due: reconnect"), env.auth.websocketLifetimeSec * 1000);
-        for (const t of ws.data.topics) ws.subscribe(t);
-        for (const s of ws.data.services) metrics.watchers.inc({ kind: s.kind, namespace: s.namespace, name: s.name });
+        for (const t of ws.data.plan.topics) ws.subscribe(t);
+        plans.opened(ws.data.plan); // issue 15 #17: counted per plan, summed when /metrics is read
+        if (ws.data.plan.single) singles.add(ws.data.plan);
         sendFullState(ws);
       },
       message() {},
@@ -385,7 +388,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         sockets.delete(ws);
         clearTimeout(ws.data.expire);
         wsCap.release(ws.data.addr);
-        for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
+        plans.closed(ws.data.plan);
+        if (ws.data.plan.sockets === 0) singles.delete(ws.data.plan);
       },
     },
   }));

@@ -567,3 +567,22 @@ describe("websocket memory bounds on the listener (issue 15 #17)", () => {
     c.ws.close();
   });
 });
+
+describe("restart_app_connected_status_watchers with shared plans (issue 15 #17)", () => {
+  test("counts every socket per service, shared-plan and single-service alike, and goes down on close", async () => {
+    const { ws: wsBase, base } = await start();
+    const value = async (name: string) => Number(new RegExp(`restart_app_connected_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? -1);
+    const a = connect(`${wsBase}/api/v1/service/status`);
+    const b = connect(`${wsBase}/ui/status`);
+    const c = connect(`${wsBase}/api/v1/service/Deployment/shop/web/status`);
+    await Promise.all([a.opened, b.opened, c.opened]);
+    expect(await value("web")).toBe(3);
+    expect(await value("db")).toBe(2);
+    c.ws.close();
+    a.ws.close();
+    await until("closed", () => a.ws.readyState === WebSocket.CLOSED && c.ws.readyState === WebSocket.CLOSED);
+    await Bun.sleep(30);
+    expect(await value("web")).toBe(1);
+    b.ws.close();
+  });
+});
