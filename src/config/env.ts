@@ -31,7 +31,7 @@ export interface Env {
   shutdownGraceSec: number;
   /** Open websockets per client address; 0 = no cap. */
   websocketMaxPerAddress: number;
-  /** Bytes a websocket may have waiting to be sent before the client is closed as too slow. */
+  /** Bytes a websocket may have unread: the initial state goes this far ahead of the client; more waiting in the process closes it as too slow. */
   websocketBufferBytes: number;
 }
 
@@ -191,6 +191,6 @@ export function parseEnv(src: Source): Env {
     // Below the manifest's terminationGracePeriodSeconds (30), leaving time to release and exit.
     shutdownGraceSec: positiveInt(src, "SHUTDOWN_GRACE_SEC", 10, 300),
     websocketMaxPerAddress: positiveInt(src, "WEBSOCKET_MAX_PER_ADDRESS", 100, 1_000_000, 0),
-    websocketBufferBytes: positiveInt(src, "WEBSOCKET_BUFFER_BYTES", 64 * 1024, 64 * 1024 * 1024, 1024),
+    websocketBufferBytes: positiveInt(src, "WEBSOCKET_BUFFER_BYTES", 16 * 1024, 64 * 1024 * 1024, 1024),
   };
 }

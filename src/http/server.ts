@@ -14,7 +14,7 @@ import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import { clientAddress } from "./clientaddr.ts";
 import { hostRefusal } from "./hosts.ts";
 import { requestUrl } from "./requrl.ts";
-import { type FeedState, makeConnectionCap, makeRenderCache, pump } from "./wsfeed.ts";
+import { acknowledged, type FeedState, makeConnectionCap, makeRenderCache, pump } from "./wsfeed.ts";
 import { makePlans, type Plan } from "./wsplan.ts";
 import { makeDrain } from "./drain.ts";
 import { requestIdFrom } from "./requestid.ts";
@@ -156,7 +156,7 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
   }
   function sendFullState(ws: ServerWebSocket<WsData>): void {
     // The page may have been open for a while (or the tab hidden): resend everything on every open.
-    pump(ws, ws.data.feed, (i) => initialPiece(ws, i));
+    pump(ws, ws.data.feed, (i) => initialPiece(ws, i), env.websocketBufferBytes);
   }
 
   /**
@@ -372,7 +372,10 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       backpressureLimit: env.websocketBufferBytes,
       closeOnBackpressureLimit: true,
       drain(ws) {
-        pump(ws, ws.data.feed, (i) => initialPiece(ws, i));
+        sendFullState(ws);
+      },
+      pong(ws, data) {
+        if (acknowledged(ws.data.feed, String(data))) sendFullState(ws);
       },
       open(ws) {
         sockets.add(ws);
@@ -381,7 +384,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
         for (const t of ws.data.plan.topics) ws.subscribe(t);
         plans.opened(ws.data.plan); // issue 15 #17: counted per plan, summed when /metrics is read
         if (ws.data.plan.single) singles.add(ws.data.plan);
-        sendFullState(ws);
+        // issue 15 #17: outside the open handler, where sends would pile up in a userspace buffer.
+        setTimeout(() => ws.readyState === 1 && sendFullState(ws), 0);
       },
       message() {},
       close(ws) {

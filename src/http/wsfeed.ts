@@ -1,14 +1,19 @@
-// Websocket memory bounds: the full state fed one message at a time, rendered once and shared, and a per-address connection cap.
+// Websocket memory bounds: the full state fed in windows the client must acknowledge, rendered once and shared, and a per-address connection cap.
 //
-// A client that never reads must not make the app buffer the whole page state for it (≈ 330 KB
-// at 300 services): the next message is handed over only once the previous one left the
-// process (ws.send returned > 0) or the socket drained. Each rendering is cached per status
-// version and shared by every socket; a socket holds only its position in the list.
+// A client that never reads must not make the app hold the whole page state for it (≈ 330 KB
+// at 300 services), neither in the process nor in the kernel's socket buffers. So the state is
+// sent at most `window` bytes ahead of what the client has provably read: after each window a
+// ping goes out behind the data, and only its pong (which the client can send only after reading
+// everything before it; browsers answer pings by themselves) releases the next window. A send
+// the kernel does not take waits for `drain`. Feeding starts outside the open handler, where
+// sends would be collected in a userspace buffer first. Each rendering is cached per status
+// version and shared by every socket; a socket holds only its position.
 
 /** The slice of Bun's ServerWebSocket the feed needs (a fake in unit tests). */
 export interface FeedSocket {
   /** Bytes sent (> 0), -1 when queued in the process (backpressure), 0 when dropped. */
   send(msg: string): number;
+  ping(data?: string): number;
   close(code?: number, reason?: string): void;
 }
 
@@ -17,17 +22,28 @@ export interface FeedState {
   next: number;
   /** Total number of initial messages for this socket. */
   total: number;
+  /** Bytes sent since the client last proved (pong) it had read everything before. */
+  unacked?: number;
 }
+
+/** The ping payload that marks the end of a window. */
+export const FEED_PING = "feed";
 
 /**
  * Hands the socket initial message after message (`piece(i)` renders, or fetches from the
  * cache, message i) until one is queued instead of sent: then the caller waits for `drain` and
  * calls again. Returns true when everything has been handed over.
  */
-export function pump(ws: FeedSocket, state: FeedState, piece: (i: number) => string | undefined): boolean {
+export function pump(ws: FeedSocket, state: FeedState, piece: (i: number) => string | undefined, window = Infinity): boolean {
   while (state.next < state.total) {
+    if ((state.unacked ?? 0) >= window) {
+      // Wait for the client to read this window: its pong calls `acknowledged`.
+      ws.ping(FEED_PING);
+      return false;
+    }
     const msg = piece(state.next++);
     if (msg === undefined || msg === "") continue;
+    state.unacked = (state.unacked ?? 0) + msg.length;
     const r = ws.send(msg);
     if (r === 0) {
       // Dropped: the socket is over its backpressure limit. A reader that slow is closed, not buffered for.
@@ -36,6 +52,13 @@ export function pump(ws: FeedSocket, state: FeedState, piece: (i: number) => str
     }
     if (r < 0) return state.next >= state.total;
   }
+  return true;
+}
+
+/** A pong arrived: if it answers a window's ping, the next window may go. */
+export function acknowledged(state: FeedState, pongData: string): boolean {
+  if (pongData !== FEED_PING) return false;
+  state.unacked = 0;
   return true;
 }
 

@@ -250,3 +250,49 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
     expect(answers.filter((a) => !a.endsWith(": no"))).toEqual([]);
   });
 });
+
+describe("deploy/overlays/proxy-sidecar (issue 15 #2): the app behind an authenticating proxy in its pod", () => {
+  const SIDECAR = join(ROOT, "deploy/overlays/proxy-sidecar");
+  let objs: Obj[] = [];
+  beforeAll(async () => {
+    objs = parseDocs(await kubectl(["kustomize", SIDECAR]));
+  });
+
+  test("the app listens on loopback only, trusts only loopback for identity headers, reads one header pair, and is probed on the monitoring port", () => {
+    const dep = one(objs, "Deployment");
+    const app = dep.spec.template.spec.containers.find((c: Obj) => c.name === "app");
+    const src: Record<string, string> = {};
+    for (const e of app.env) src[e.name] = e.value ?? "x";
+    const env = parseEnv(src);
+    expect(env.listen.hostname).toBe("127.0.0.1");
+    expect(env.auth).toMatchObject({ mode: "proxy", userHeader: "X-Forwarded-User", groupsHeader: "X-Forwarded-Groups" });
+    expect(env.trustedProxies.map((c) => c.text)).toEqual(["127.0.0.1/32", "::1"]);
+    expect(env.allowedHosts).toEqual(["restart.example.com"]);
+    expect(app.livenessProbe.httpGet.port).toBe("monitoring");
+    expect(app.readinessProbe.httpGet.port).toBe("monitoring");
+    const proxy = dep.spec.template.spec.containers.find((c: Obj) => c.name === "proxy");
+    expect(proxy.args).toContain("--upstream=http://127.0.0.1:8080/");
+    expect(one(objs, "Service").spec.ports[0].targetPort).toBe("proxy");
+  });
+
+  test("the NetworkPolicy admits the proxy's and the monitoring port only, never the app's", () => {
+    const np = one(objs, "NetworkPolicy");
+    expect(np.metadata.namespace).toBe(one(objs, "Namespace").metadata.name);
+    expect(np.spec.podSelector.matchLabels).toEqual(one(objs, "Deployment").spec.selector.matchLabels);
+    const ports = np.spec.ingress.flatMap((r: Obj) => r.ports.map((p: Obj) => p.port)).sort();
+    expect(ports).toEqual(["monitoring", "proxy"]);
+  });
+
+  test("server-side dry-run accepts it under Pod Security 'restricted'", async () => {
+    const moved2 = await renderRehomed(SIDECAR, `${NS}-proxy`, `${SUFFIX}-proxy`);
+    await kubectl(["apply", "--server-side", "-f", "-"], { input: JSON.stringify(one(moved2, "Namespace")) });
+    try {
+      const r = await kubectlFull(["apply", "--server-side", "--dry-run=server", "-f", "-"], toStream(moved2));
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out).toContain("networkpolicy.networking.k8s.io/k8s-restart-app serverside-applied (server dry run)");
+    } finally {
+      await kubectl(["delete", "namespace", `${NS}-proxy`, "--wait=false", "--ignore-not-found"], { allowFail: true });
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { parseEnv } from "../../src/config/env.ts";
 import { makeDrain } from "../../src/http/drain.ts";
 import { describeHosts, fromBrowser, hostAllowed, hostRefusal } from "../../src/http/hosts.ts";
 import { requestUrl } from "../../src/http/requrl.ts";
-import { makeConnectionCap, makeRenderCache, pump, topicsFor } from "../../src/http/wsfeed.ts";
+import { acknowledged, makeConnectionCap, makeRenderCache, pump, topicsFor } from "../../src/http/wsfeed.ts";
 
 describe("ALLOWED_HOSTS (issue 15 #4)", () => {
   const defaults = parseEnv({}).allowedHosts;
@@ -107,7 +107,13 @@ describe("websocket memory bounds (issue 15 #17)", () => {
   const socket = (answers: number[]) => {
     const sent: string[] = [];
     const closed: number[] = [];
-    return { sent, closed, ws: { send: (m: string) => (sent.push(m), answers.shift() ?? 10), close: (c?: number) => void closed.push(c ?? 0) } };
+    const pings: string[] = [];
+    return {
+      sent,
+      closed,
+      pings,
+      ws: { send: (m: string) => (sent.push(m), answers.shift() ?? 10), ping: (d?: string) => (pings.push(d ?? ""), 1), close: (c?: number) => void closed.push(c ?? 0) },
+    };
   };
 
   test("the initial state is handed over one message at a time: a queued message stops the feed until drain", () => {
@@ -126,6 +132,24 @@ describe("websocket memory bounds (issue 15 #17)", () => {
     const state = { next: 0, total: 300 };
     pump(ws, state, (i) => `m${i}`);
     expect(sent).toHaveLength(1);
+  });
+
+  test("the state goes at most one window ahead of what the client has read: a ping ends each window, its pong opens the next", () => {
+    const { ws, sent, pings } = socket([]);
+    const state: { next: number; total: number; unacked?: number } = { next: 0, total: 10 };
+    const piece = () => "x".repeat(100);
+    expect(pump(ws, state, piece, 250)).toBe(false);
+    expect(sent).toHaveLength(3);
+    expect(pings).toEqual(["feed"]);
+    // A heartbeat pong (empty) is not an acknowledgement.
+    expect(acknowledged(state, "")).toBe(false);
+    expect(pump(ws, state, piece, 250)).toBe(false);
+    expect(sent).toHaveLength(3);
+    expect(acknowledged(state, "feed")).toBe(true);
+    pump(ws, state, piece, 250);
+    expect(sent).toHaveLength(6);
+    for (let i = 0; i < 3; i++) (acknowledged(state, "feed"), pump(ws, state, piece, 250));
+    expect(sent).toHaveLength(10);
   });
 
   test("a dropped message (over the buffer limit) closes the socket as too slow", () => {
@@ -151,7 +175,7 @@ describe("websocket memory bounds (issue 15 #17)", () => {
     const none = makeConnectionCap(0);
     for (let i = 0; i < 1000; i++) expect(none.admit("a")).toBe(true);
     expect(parseEnv({}).websocketMaxPerAddress).toBe(100);
-    expect(parseEnv({}).websocketBufferBytes).toBe(65536);
+    expect(parseEnv({}).websocketBufferBytes).toBe(16384);
   });
 });
 
