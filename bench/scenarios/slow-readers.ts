@@ -82,7 +82,7 @@ export async function slowReaders(): Promise<ScenarioResult> {
           { metric: "RSS idle (MiB)", ours: String(mib(idle.rssKb)), original: "", ratio: "—", note: `${SERVICES} services` },
           { metric: "RSS peak with slow readers (MiB)", ours: String(mib(peakKb)), original: "", ratio: "—", note: `${note}; limit ${LIMIT_MIB} Mi: ${mib(peakKb) < LIMIT_MIB ? "under" : "OVER"}` },
           { metric: "kernel TCP buffers, both ends (MiB)", ours: String(Math.round(tcpHeld)), original: "", ratio: "—", note: "5 s after connecting; /proc/net/sockstat, includes the client's 4 KiB receive buffers" },
-          { metric: "slow sockets still open after hold", ours: String(openAfterHold), original: "", ratio: "—", note: `of ${conn.connected} opened; the rest were closed as too slow` },
+          { metric: "slow sockets still open after hold", ours: String(openAfterHold), original: "", ratio: "—", note: `of ${conn.connected} opened: a client that never answers a ping is closed after 2 × WATCH_INTERVAL` },
           { metric: "reading client: full state (ms)", ours: String(reader.ms), original: "", ratio: "—", note: `${reader.got} of ${SERVICES} statuses while the slow sockets are held` },
           { metric: "/healthz under load (ms)", ours: String(healthMs), original: "", ratio: "—", note: `status ${health}` },
         ],

@@ -132,12 +132,16 @@ async function tokenAuthn(settings: AuthSettings, opts: AuthOptions): Promise<Au
   let live = liveOf(tokens);
   const handlers = new Set<() => void>();
 
+  let unreadable = ""; // logged once per distinct failure, not every second
   const check = async () => {
     let next: string;
     try {
       next = await f().text();
+      unreadable = "";
     } catch (e) {
-      log("error", "tokens file unreadable; keeping the previous tokens", { file, error: String((e as Error).message) });
+      const error = String((e as Error).message);
+      if (error !== unreadable) log("error", "tokens file unreadable; keeping the previous tokens", { file, error });
+      unreadable = error;
       return;
     }
     if (next === text) return;
