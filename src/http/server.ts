@@ -1,17 +1,17 @@
-// Bun.serve: routes, thin handlers, the websocket status streams and graceful shutdown.
-import type { Server, ServerWebSocket } from "bun";
+// Bun.serve: the route table, the monitoring listener's own small table, and shutdown.
+import type { Server } from "bun";
 import { ConfigError, type Env } from "../config/env.ts";
-import { type ConfigFile, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+import type { ConfigFile } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
-import { type Identity, mayRestart, mayView } from "../restart/identity.ts";
-import type { RestartRequest, RestartResult } from "../restart/restart.ts";
-import type { ServiceStatus } from "../status/model.ts";
-import { wireStatus } from "../status/model.ts";
+import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
-import { renderFlash, renderGroups, renderLogin, renderPage, renderState, staleBanner } from "./render.ts";
-import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
-import { crossSiteRefusal } from "./security.ts";
+import { makeHandlers } from "./handlers.ts";
+import { makeIdentify } from "./identify.ts";
+import { makeLive, type WsData } from "./live.ts";
+import { json, text } from "./respond.ts";
+import { makeRestartHandler } from "./restart.ts";
+import { type Handler, type Route, router } from "./router.ts";
 
 export interface AppDeps {
   env: Env;
@@ -19,29 +19,19 @@ export interface AppDeps {
   hub: StatusHub;
   metrics: Metrics;
   authn: Authn;
-  restart(req: RestartRequest): Promise<RestartResult>;
+  flow: RestartFlow;
   ready(): { ready: boolean; detail: string[] };
-  /** Permission problems found by the self-check, per service id (shown on the page). */
-  accessProblems(): Map<string, string[]>;
+  /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
+  unusable(): Map<string, string[]>;
   version: string;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-type WsData = { mode: "json" | "html"; topics: string[]; services: ServiceEntry[]; identity: Identity };
-
-const RESTART_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/restart$/;
-const STATUS_PATH = /^\/api\/v1\/service\/([^/]*)\/([^/]*)\/([^/]*)\/status$/;
-
-function decodeSegment(s: string): string | undefined {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return undefined;
-  }
+export interface App {
+  server: Server<WsData>;
+  monitoring: Server<undefined> | undefined;
+  shutdown(): Promise<void>;
 }
-
-const isHtmx = (req: Request) => req.headers.get("hx-request") === "true";
-const wantsHtml = (req: Request) => isHtmx(req) || (req.headers.get("accept") ?? "").includes("text/html");
 
 /** Starts a listener; a port in use (or not permitted) stops the app naming the variable. */
 function listening<T>(variable: string, at: { hostname: string; port: number }, start: () => T, undo?: () => void): T {
@@ -53,303 +43,84 @@ function listening<T>(variable: string, at: { hostname: string; port: number }, 
   }
 }
 
-export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring: Server<undefined> | undefined; shutdown(): Promise<void> } {
-  const { env, config, hub, metrics } = deps;
-  const sockets = new Set<ServerWebSocket<WsData>>();
-  const visible = (who: Identity): ServiceEntry[] => config.services.filter((e) => mayView(config, e, who));
-  const deniedText = "You are not allowed to restart this service.";
-  const unusableText = "Unavailable: the app lacks permissions for this service (see the banner).";
-
-  function denialFor(entry: ServiceEntry, who: Identity): string | undefined {
-    if (mayRestart(config, entry, who)) return deniedText;
-    return deps.accessProblems().has(serviceId(entry)) ? unusableText : undefined;
-  }
-
-  function accessBanner(): string {
-    const problems = deps.accessProblems();
-    if (problems.size === 0) return "";
-    const items = [...problems.entries()].map(([id, missing]) => `<li><strong>${id}</strong>: missing ${missing.join("; ")}</li>`);
-    return `<div id="banner-access" class="banner banner-warn">The app's own permissions are incomplete; affected services cannot be restarted:<ul>${items.join("")}</ul></div>`;
-  }
-
-  function identify(req: Request): Identity | Response {
-    const who = deps.authn(req);
-    if ("error" in who) {
-      if (wantsHtml(req) && !isHtmx(req)) return withHeaders(html(renderLogin(who.error), 401));
-      return json({ error: "unauthenticated", message: who.error }, 401, { "WWW-Authenticate": 'Bearer realm="k8s-restart-app"' });
-    }
-    return who;
-  }
-
-  function upgrade(req: Request, server: Server<WsData>, mode: "json" | "html", only?: ServiceEntry): Response | undefined {
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return json({ error: "bad-request", message: "this endpoint is a websocket: connect with Upgrade: websocket" }, 400);
-    }
-    const refusal = crossSiteRefusal(req, env.trustedOrigins);
-    if (refusal) return json({ error: "forbidden", message: refusal }, 403);
-    const who = identify(req);
-    if (who instanceof Response) return who;
-    // A service the caller may not see answers exactly like one that is not configured.
-    if (only && !mayView(config, only, who)) {
-      return json({ error: "not-found", message: `${only.kind}/${only.namespace}/${only.name} is not in the list of restartable services` }, 404);
-    }
-    const services: ServiceEntry[] = only ? [only] : visible(who);
-    const topics = services.flatMap((s) =>
-      mode === "json" ? [`json:${serviceId(s)}`] : [`html:${serviceId(s)}:${denialFor(s, who) === deniedText ? "denied" : "allowed"}`],
-    );
-    if (mode === "html") topics.push("html:banner");
-    if (server.upgrade(req, { data: { mode, topics, services, identity: who } })) return undefined;
-    return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
-  }
-
-  function sendFullState(ws: ServerWebSocket<WsData>): void {
-    const { mode, services, identity } = ws.data;
-    if (mode === "json") {
-      for (const s of services) {
-        const st = hub.current(s);
-        if (st) ws.send(JSON.stringify(wireStatus(st)));
-      }
-      return;
-    }
-    // The page may have been open for a while (or the tab hidden): resend everything on every open.
-    const parts = services.map((s) => renderState(hub.current(s), s, { denied: denialFor(s, identity) }, true));
-    parts.push(staleBanner(hub.stale(), true));
-    ws.send(parts.join("\n"));
-  }
-
-  /**
-   * Resolves when the restarted rollout has settled: the status shows this restart, the lock is
-   * released (which happens once the controller observed the new generation) and the rollout is
-   * complete or failed — or when `timeoutMs` passes first.
-   */
-  function settled(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: "complete" | "failed" | "timeout"; status?: ServiceStatus }> {
-    const done = (st: ServiceStatus | undefined) =>
-      st !== undefined && st.lastRestart === restartedAt && st.lock === null && (st.rollout === "complete" || st.rollout === "failed");
-    const now = hub.current(s);
-    if (done(now)) return Promise.resolve({ outcome: now!.rollout as "complete" | "failed", status: now });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => (stop(), resolve({ outcome: "timeout", status: hub.current(s) })), timeoutMs);
-      const stop = hub.onStatus((st) => {
-        if (serviceId(st.service) !== serviceId(s) || !done(st)) return;
-        clearTimeout(timer);
-        stop();
-        resolve({ outcome: st.rollout as "complete" | "failed", status: st });
-      });
-    });
-  }
-
-  async function handleRestart(req: Request, m: RegExpExecArray, server: Server<WsData>): Promise<Response> {
-    const refusal = crossSiteRefusal(req, env.trustedOrigins);
-    const requestId = (req.headers.get("x-request-id") ?? "").match(/^[A-Za-z0-9._-]{1,64}$/)?.[0] ?? crypto.randomUUID();
-    const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
-    const source = server.requestIP(req)?.address ?? "";
-    const reply = (r: RestartResult): Response => {
-      const status = r.ok ? 200 : (STATUS[r.reason] ?? 500);
-      const extra: Record<string, string> = { "X-Request-Id": requestId };
-      if (!r.ok && r.retryAfterSec) extra["Retry-After"] = String(r.retryAfterSec);
-      if (isHtmx(req)) return withHeaders(html(renderFlash(r, new Date()), status), extra);
-      if (r.ok) {
-        return json({ status: "restarting", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId }, 200, extra);
-      }
-      return json({ error: r.reason, message: r.detail, request_id: requestId }, status, extra);
-    };
-    const audit = (r: RestartResult, who: Identity) =>
-      deps.log(r.ok ? "info" : "warn", "restart", {
-        audit: true,
-        user: who.user,
-        groups: who.groups,
-        source,
-        service: { kind, namespace, name },
-        outcome: r.ok ? "restarted" : r.reason,
-        detail: r.ok ? `generation ${r.generation}` : r.detail,
-        request_id: requestId,
-      });
-    if (refusal) {
-      const r: RestartResult = { ok: false, reason: "forbidden", detail: refusal };
-      audit(r, { user: "", groups: [], authenticated: false });
-      return reply(r);
-    }
-    const who = identify(req);
-    if (who instanceof Response) {
-      audit({ ok: false, reason: "unauthenticated", detail: "no valid identity" }, { user: "", groups: [], authenticated: false });
-      who.headers.set("X-Request-Id", requestId);
-      return who;
-    }
-    if (kind === undefined || namespace === undefined || name === undefined) {
-      const r: RestartResult = { ok: false, reason: "bad-request", detail: "malformed percent-encoding in the path" };
-      audit(r, who);
-      return reply(r);
-    }
-    // ?wait=<seconds>: answer only once the rollout has settled (for scripts and CI jobs).
-    const waitParam = new URL(req.url).searchParams.get("wait");
-    let waitSec = 0;
-    if (waitParam !== null && !isHtmx(req)) {
-      waitSec = waitParam === "" ? Math.min(env.rolloutTimeoutSec, 3600) : /^\d{1,4}$/.test(waitParam) ? Number(waitParam) : NaN;
-      if (!(waitSec >= 1 && waitSec <= 3600)) {
-        const bad: RestartResult = { ok: false, reason: "bad-request", detail: `wait: expected seconds from 1 to 3600, got ${JSON.stringify(waitParam)}` };
-        audit(bad, who);
-        return reply(bad);
-      }
-    }
-    const r = await deps.restart({ kind, namespace, name, identity: who, requestId, source });
-    if (r.service) {
-      const labels = { kind: r.service.kind, namespace: r.service.namespace, name: r.service.name };
-      metrics.restarts.inc(labels);
-      if (!r.ok) metrics.restartsFailed.inc(labels);
-    }
-    audit(r, who);
-    if (!r.ok || waitSec === 0) return reply(r);
-    // Bun would close a connection idle this long; the caller asked to wait.
-    server.timeout(req, waitSec + 30);
-    const w = await settled(r.service, r.restartedAt, waitSec * 1000);
-    const code = w.outcome === "complete" ? 200 : w.outcome === "failed" ? 502 : 504;
-    return json(
-      {
-        status: w.outcome,
-        service: r.service,
-        restarted_at: r.restartedAt,
-        generation: r.generation,
-        request_id: requestId,
-        ...(w.status ? { rollout: wireStatus(w.status) } : {}),
-        ...(w.outcome === "complete" ? {} : { error: w.outcome === "failed" ? "rollout-failed" : "rollout-timeout", message: w.status?.message ?? "" }),
-      },
-      code,
-      { "X-Request-Id": requestId },
-    );
-  }
-
-  async function route(req: Request, server: Server<WsData>): Promise<Response | undefined> {
-    const url = new URL(req.url);
-    const p = url.pathname;
-    const method = req.method;
-    const onlyGet = () => (method === "GET" || method === "HEAD" ? undefined : text("method not allowed\n", 405, { Allow: "GET, HEAD" }));
-
-    if (p === "/healthz") return onlyGet() ?? text("ok\n", 200);
-    if (p === "/readyz") {
-      const r = deps.ready();
-      return onlyGet() ?? text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((d) => `- ${d}\n`).join("")}`, r.ready ? 200 : 503);
-    }
-    if (p === "/metrics") {
-      return onlyGet() ?? withHeaders(new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }));
-    }
-    const asset = STATIC[p];
-    if (asset) {
-      return (
-        onlyGet() ??
-        withHeaders(new Response(Bun.file(asset.path), { headers: { "Content-Type": asset.type, "Cache-Control": "public, max-age=300" } }))
-      );
-    }
-    if (p === "/") {
-      const bad = onlyGet();
-      if (bad) return bad;
-      const who = identify(req);
-      if (who instanceof Response) return who;
-      const items = visible(who).map((e) => ({ key: e, status: hub.current(e), viewer: { denied: denialFor(e, who) } }));
-      const banners = staleBanner(hub.stale(), false) + accessBanner();
-      return html(
-        renderPage({
-          groups: renderGroups(items),
-          banners,
-          who: who.authenticated ? `Signed in as ${who.user}` : "",
-          version: deps.version,
-        }),
-      );
-    }
-    if (p === "/api/v1/service" || p === "/api/v1/service/") {
-      const bad = onlyGet();
-      if (bad) return bad;
-      const who = identify(req);
-      if (who instanceof Response) return who;
-      return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) });
-    }
-    if (p === "/api/v1/service/status") return onlyGet() ?? upgrade(req, server, "json");
-    if (p === "/ui/status") return onlyGet() ?? upgrade(req, server, "html");
-    let m = STATUS_PATH.exec(p);
-    if (m) {
-      const bad = onlyGet();
-      if (bad) return bad;
-      const [kind, namespace, name] = [m[1]!, m[2]!, m[3]!].map(decodeSegment);
-      const entry = config.services.find((e) => e.kind === kind && e.namespace === namespace && e.name === name);
-      if (!entry) return json({ error: "not-found", message: `${kind}/${namespace}/${name} is not in the list of restartable services` }, 404);
-      return upgrade(req, server, "json", entry);
-    }
-    m = RESTART_PATH.exec(p);
-    if (m) {
-      if (method !== "POST") return text("method not allowed\n", 405, { Allow: "POST" });
-      return handleRestart(req, m, server);
-    }
-    return json({ error: "not-found", message: `no route for ${method} ${p}` }, 404);
-  }
-
-  const idleTimeout = Math.min(960, Math.max(4, env.watchIntervalSec * 2));
-  const server = listening("LISTEN_ADDRESS", env.listen, () => Bun.serve<WsData>({
-    hostname: env.listen.hostname,
-    port: env.listen.port,
-    maxRequestBodySize: 64 * 1024,
-    // Bun closes idle HTTP connections after this many seconds; long enough for slow clients.
-    idleTimeout: 30,
-    async fetch(req, server) {
-      try {
-        return await route(req, server);
-      } catch (e) {
-        // A bug must never leak a stack trace or take the process down.
-        deps.log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
-        return json({ error: "internal", message: "internal error" }, 500);
-      }
-    },
-    error(e) {
-      deps.log("error", "server error", { error: String(e) });
+/** A bug must never leak a stack trace or take the process down. */
+function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<never>) => Promise<Response | undefined>) {
+  return async (req: Request, server: Server<never>) => {
+    try {
+      return await answer(req, server);
+    } catch (e) {
+      log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
       return json({ error: "internal", message: "internal error" }, 500);
-    },
-    websocket: {
-      // Heartbeat: WATCH_INTERVAL paces pings; a peer silent for two intervals is closed as dead.
-      idleTimeout,
-      sendPings: true,
-      // Clients have nothing to say: a tiny limit, and messages are ignored.
-      maxPayloadLength: 1024,
-      open(ws) {
-        sockets.add(ws);
-        for (const t of ws.data.topics) ws.subscribe(t);
-        for (const s of ws.data.services) metrics.watchers.inc({ kind: s.kind, namespace: s.namespace, name: s.name });
-        sendFullState(ws);
-      },
-      message() {},
-      close(ws) {
-        sockets.delete(ws);
-        for (const s of ws.data.services) metrics.watchers.dec({ kind: s.kind, namespace: s.namespace, name: s.name });
-      },
-    },
-  }));
-
-  // The monitoring listener (LISTEN_MONITORING_ADDRESS) answers only the operational endpoints.
-  const mon = env.monitoring;
-  const monitoring = mon
-    ? listening("LISTEN_MONITORING_ADDRESS", mon, () => Bun.serve({
-        hostname: mon.hostname,
-        port: mon.port,
-        maxRequestBodySize: 1024,
-        async fetch(req) {
-          const p = new URL(req.url).pathname;
-          if (p === "/metrics" || p === "/healthz" || p === "/readyz") return (await route(req, server as never)) ?? text("not found\n", 404);
-          return text("not found: this listener serves /metrics, /healthz and /readyz only\n", 404);
-        },
-      }), () => void server.stop(true))
-    : undefined;
-
-  hub.onStatus((s: ServiceStatus) => {
-    const id = serviceId(s.service);
-    if (server.subscriberCount(`json:${id}`) > 0) server.publish(`json:${id}`, JSON.stringify(wireStatus(s)));
-    if (server.subscriberCount(`html:${id}:allowed`) > 0) {
-      server.publish(`html:${id}:allowed`, renderState(s, s.service, { denied: deps.accessProblems().has(id) ? unusableText : undefined }, true));
     }
-    if (server.subscriberCount(`html:${id}:denied`) > 0) {
-      server.publish(`html:${id}:denied`, renderState(s, s.service, { denied: deniedText }, true));
-    }
-  });
-  hub.onConnection((stale) => {
-    metrics.watchConnected.set(stale.length ? 0 : 1);
-    server.publish("html:banner", staleBanner(stale, true));
-  });
+  };
+}
+
+/** The main listener's table: every route the app answers. */
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler): Route[] {
+  const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
+  return [
+    { path: "/", GET: h.page },
+    { path: "/healthz", GET: h.healthz },
+    { path: "/readyz", GET: h.readyz },
+    { path: "/metrics", GET: h.metrics },
+    ...h.assets,
+    { path: "/api/v1/service", GET: h.list },
+    { path: "/api/v1/service/", GET: h.list },
+    { path: "/api/v1/service/status", GET: stream("json") },
+    { path: "/ui/status", GET: stream("html") },
+    { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
+    { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
+  ];
+}
+
+/** The monitoring listener (LISTEN_MONITORING_ADDRESS) answers only the operational endpoints, from its own table. */
+function startMonitoring(deps: AppDeps, h: ReturnType<typeof makeHandlers>, undo: () => void): Server<undefined> | undefined {
+  const mon = deps.env.monitoring;
+  if (!mon) return undefined;
+  const routes: Route[] = [
+    { path: "/healthz", GET: h.healthz },
+    { path: "/readyz", GET: h.readyz },
+    { path: "/metrics", GET: h.metrics },
+  ];
+  const answer = guarded(deps.log, router(routes));
+  const notServed = () => text("not found: this listener serves /metrics, /healthz and /readyz only\n", 404);
+  const serve = () =>
+    Bun.serve({
+      hostname: mon.hostname,
+      port: mon.port,
+      maxRequestBodySize: 1024,
+      fetch: async (req, s) => {
+        const res = await answer(req, s as Server<never>);
+        return res && res.status !== 404 ? res : notServed();
+      },
+    });
+  return listening("LISTEN_MONITORING_ADDRESS", mon, serve, undo);
+}
+
+export function startServer(deps: AppDeps): App {
+  const { env, config, hub, metrics } = deps;
+  const identify = makeIdentify(deps.authn);
+  const live = makeLive({ env, config, hub, metrics, identify, unusable: deps.unusable });
+  const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
+  const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
+  const answer = guarded(deps.log, router(routeTable(h, live, restart)));
+  const server = listening("LISTEN_ADDRESS", env.listen, () =>
+    Bun.serve<WsData>({
+      hostname: env.listen.hostname,
+      port: env.listen.port,
+      maxRequestBodySize: 64 * 1024,
+      // Bun closes idle HTTP connections after this many seconds; long enough for slow clients.
+      idleTimeout: 30,
+      fetch: (req, server) => answer(req, server as Server<never>),
+      error(e) {
+        deps.log("error", "server error", { error: String(e) });
+        return json({ error: "internal", message: "internal error" }, 500);
+      },
+      websocket: live.websocket,
+    }),
+  );
+  const monitoring = startMonitoring(deps, h, () => void server.stop(true));
+  live.publishFrom(server);
 
   return {
     server,
@@ -358,9 +129,8 @@ export function startServer(deps: AppDeps): { server: Server<WsData>; monitoring
       // Stop accepting, then close websockets with 1001 so htmx reconnects to the next instance.
       void server.stop(false);
       void monitoring?.stop(true);
-      for (const ws of sockets) ws.close(1001, "server shutting down");
+      live.closeAll(1001, "server shutting down");
       await Promise.race([server.stop(true), Bun.sleep(3000)]);
     },
   };
 }
-

@@ -1,34 +1,13 @@
-// A restart request → validate → authorize → lock → patch → record; every outcome is a value.
-import { type ConfigFile, type Kind, KINDS, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+// A restart request → validate → authorize → lock → patch → record → audit; every outcome is a value.
+import { type ConfigFile, type Kind, KINDS, notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
 import { KubeError } from "../kube/client.ts";
 import type { Lease, Workload } from "../kube/types.ts";
-import type { Identity } from "./identity.ts";
-import { mayRestart, mayView } from "./identity.ts";
+import { type AuditRecord, auditRecord } from "./audit.ts";
+import { mayView, whyNotRestart } from "./identity.ts";
+import type { Reason, RestartFailure, RestartRequest, RestartResult } from "./outcome.ts";
 
-export type Reason =
-  | "bad-request"
-  | "not-found"
-  | "forbidden"
-  | "unauthenticated"
-  | "rate-limited"
-  | "missing"
-  | "paused"
-  | "locked"
-  | "upstream";
-
-export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number };
-export type RestartResult = { ok: true; service: ServiceKey; restartedAt: string; generation: number; user: string } | RestartFailure;
-
-export interface RestartRequest {
-  kind: string;
-  namespace: string;
-  name: string;
-  identity: Identity;
-  requestId: string;
-  source: string;
-}
-
-/** The seams the flow needs; main wires the real ones, unit tests inject fakes. */
+/** The seams the flow needs; restart/wiring.ts assembles the real ones, unit tests inject fakes. */
 export interface RestartDeps {
   config: ConfigFile;
   workload(s: ServiceKey): Workload | undefined;
@@ -40,15 +19,14 @@ export interface RestartDeps {
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
   /** Returns seconds to wait when this caller is over its restart rate, else 0. */
   rateLimit(key: string): number;
-  /** Services whose needed permissions the self-check found missing, with why. */
-  unusable(s: ServiceKey): string | undefined;
+  /** The permissions the app itself lacks for a service (the self-check's `unusable`), if any. */
+  unusable(s: ServiceKey): string[] | undefined;
+  /** Writes the audit line of one outcome. */
+  audit(r: AuditRecord): void;
   instanceId: string;
   now(): Date;
   log(msg: string, fields: Record<string, unknown>): void;
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Pure: checks the path segments against Kubernetes rules and the allow-list. */
 export function findService(
@@ -60,10 +38,10 @@ export function findService(
   if (!(KINDS as readonly string[]).includes(kind)) {
     return { ok: false, reason: "bad-request", detail: `unknown kind ${JSON.stringify(kind)}: expected Deployment, StatefulSet or DaemonSet` };
   }
-  if (!DNS_LABEL.test(namespace)) return { ok: false, reason: "bad-request", detail: `invalid namespace ${JSON.stringify(namespace)}` };
-  if (!DNS_SUBDOMAIN.test(name)) return { ok: false, reason: "bad-request", detail: `invalid name ${JSON.stringify(name)}` };
+  if (!isDnsLabel(namespace)) return { ok: false, reason: "bad-request", detail: `invalid namespace ${JSON.stringify(namespace)}` };
+  if (!isDnsSubdomain(name)) return { ok: false, reason: "bad-request", detail: `invalid name ${JSON.stringify(name)}` };
   const entry = cfg.services.find((s) => s.kind === kind && s.namespace === namespace && s.name === name);
-  if (!entry) return { ok: false, reason: "not-found", detail: `${kind} ${namespace}/${name} is not in the list of restartable services` };
+  if (!entry) return { ok: false, reason: "not-found", detail: notListed(kind, namespace, name) };
   return { ok: true, service: { kind: kind as Kind, namespace, name }, entry };
 }
 
@@ -72,28 +50,30 @@ export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** Records a request refused before the flow could run (cross-site, no identity, malformed path): audited like any outcome. */
+export function refuseRestart(deps: Pick<RestartDeps, "audit">, req: RestartRequest, r: RestartFailure): RestartFailure {
+  deps.audit(auditRecord(req, r));
+  return r;
+}
+
 export async function restartWorkload(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
+  const r = await attempt(deps, req);
+  deps.audit(auditRecord(req, r));
+  return r;
+}
+
+async function attempt(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
   const found = findService(deps.config, req.kind, req.namespace, req.name);
   if (!found.ok) return found;
   const { service: s, entry } = found;
-  const fail = (reason: Reason, detail: string, extra: { retryAfterSec?: number } = {}): RestartFailure => ({
-    ok: false,
-    reason,
-    detail,
-    service: s,
-    ...extra,
-  });
+  const fail = (reason: Reason, detail: string, extra: { retryAfterSec?: number } = {}): RestartFailure => ({ ok: false, reason, detail, service: s, ...extra });
 
   // A service the caller may not see answers exactly like one that is not configured.
-  if (!mayView(deps.config, entry, req.identity)) {
-    return { ok: false, reason: "not-found", detail: `${s.kind} ${s.namespace}/${s.name} is not in the list of restartable services` };
-  }
-  const denied = mayRestart(deps.config, entry, req.identity);
-  if (denied) return fail("forbidden", denied);
+  if (!mayView(deps.config, entry, req.identity)) return { ok: false, reason: "not-found", detail: notListed(s.kind, s.namespace, s.name) };
+  const refusal = whyNotRestart(deps.config, entry, req.identity, deps.unusable(s));
+  if (refusal) return fail("forbidden", refusal.detail);
   const wait = deps.rateLimit(req.identity.user || `addr:${req.source}`);
   if (wait > 0) return fail("rate-limited", `too many restarts; try again in ${wait}s`, { retryAfterSec: wait });
-  const unusable = deps.unusable(s);
-  if (unusable) return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${unusable}`);
 
   const w = deps.workload(s);
   if (!w) return fail("missing", `${s.kind} ${s.namespace}/${s.name} does not exist in the cluster`);
@@ -129,3 +109,4 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   ]);
   return { ok: true, service: s, restartedAt: at, generation, user };
 }
+export type { Reason, RestartFailure, RestartRequest, RestartResult } from "./outcome.ts";

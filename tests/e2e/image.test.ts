@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { leaseName } from "../../src/kube/lease.ts";
+import { leaseName } from "../../src/kube/lock.ts";
 import { type ServiceKey } from "../../src/config/file.ts";
 import { type AppProcess, auditEvents, cluster, getJson, kubectl, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "./harness.ts";
 

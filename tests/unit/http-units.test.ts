@@ -1,11 +1,11 @@
-// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts (parseTokens, makeAuthn) and src/http/ratelimit.ts.
+// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts (parseTokens, makeAuthn) and src/restart/ratelimit.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuthSettings, ConfigError } from "../../src/config/env.ts";
 import { makeAuthn, parseTokens } from "../../src/http/auth.ts";
-import { makeRateLimiter } from "../../src/http/ratelimit.ts";
+import { makeRateLimiter } from "../../src/restart/ratelimit.ts";
 import { crossSiteRefusal } from "../../src/http/security.ts";
 import { escapeHtml, fill } from "../../src/http/template.ts";
 

@@ -7,7 +7,10 @@ import { type AppDeps, startServer } from "../../src/http/server.ts";
 import { makeMetrics } from "../../src/metrics.ts";
 import type { RestartRequest, RestartResult } from "../../src/restart/restart.ts";
 import type { StatusHub, StatusListener } from "../../src/status/hub.ts";
-import { type ServiceStatus, wireStatus } from "../../src/status/model.ts";
+import { wireStatus } from "../../src/http/render.ts";
+import { auditRecord } from "../../src/restart/audit.ts";
+import type { ServiceStatus } from "../../src/status/model.ts";
+import { restartOutcome } from "../../src/status/settle.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
 const DB: ServiceKey = { kind: "StatefulSet", namespace: "shop", name: "db" };
@@ -42,6 +45,19 @@ function fakeHub(initial: ServiceStatus[]) {
     },
     onConnection: () => {},
     stale: () => [],
+    // As the real hub: resolves on the first status that shows this restart finished.
+    waitForRestart: (s, at, ms) =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => resolve({ outcome: "timeout", status: current.get(serviceId(s)) }), ms);
+        const l: StatusListener = (st) => {
+          const outcome = restartOutcome(st, at);
+          if (!outcome) return;
+          clearTimeout(t);
+          listeners.delete(l);
+          resolve({ outcome, status: st });
+        };
+        listeners.add(l);
+      }),
     refresh: () => {},
     stop: () => {},
   };
@@ -66,12 +82,15 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
     hub,
     metrics,
     authn: await makeAuthn(env.auth),
-    restart: async (req) => {
-      restarts.push(req);
-      return o.result ?? { ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 7, user: req.identity.user };
+    flow: {
+      restart: async (req) => {
+        restarts.push(req);
+        return o.result ?? { ok: true, service: WEB, restartedAt: "2025-03-01T10:00:00Z", generation: 7, user: req.identity.user };
+      },
+      refuse: (req, r) => (logs.push({ level: "warn", msg: "restart", fields: { ...auditRecord(req, r) } }), r),
     },
     ready: () => (o.ready === false ? { ready: false, detail: ["watch caches have not synced yet"] } : { ready: true, detail: [] }),
-    accessProblems: () => new Map(),
+    unusable: () => new Map(),
     version: "test",
     log: (level, msg, fields) => void logs.push({ level, msg, fields }),
   };

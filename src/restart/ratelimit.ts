@@ -1,4 +1,4 @@
-// Restarts per caller per minute: a sliding one-minute window of attempt times per key.
+// Restarts per caller per minute, beside the restart flow that asks it: a sliding one-minute window of attempt times per key.
 
 export function makeRateLimiter(perMinute: number, now = () => Date.now()) {
   const hits = new Map<string, number[]>();
