@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type AppProcess, kubectl, ROOT, SAMPLE_SERVICES as SERVICES, startApp, waitRollout } from "../e2e/harness.ts";
+import { type AppProcess, kubectl, ROOT, SAMPLE_SERVICES as SERVICES, startApp, waitRollout } from "../support/harness.ts";
 
 const LOCK_NS = "k8s-restart-app-ui";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

@@ -7,7 +7,7 @@ import { parseEnv } from "../../src/config/env.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
 import { eventNeed, type Need, leaseNeeds, requiredNeeds } from "../../src/kube/access.ts";
 import { CLUSTER_ROLE_RULES, LEASE_RULES } from "../../src/rbac.ts";
-import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "./harness.ts";
+import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "../support/harness.ts";
 
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";

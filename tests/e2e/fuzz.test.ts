@@ -2,7 +2,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { type AppProcess, auditEvents, getJson, kubectl, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { type AppProcess, auditEvents, getJson, kubectl, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-fuzz";
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { leaseName } from "../../src/kube/lease.ts";
 import { type ServiceKey } from "../../src/config/file.ts";
-import { type AppProcess, auditEvents, cluster, getJson, kubectl, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AppProcess, auditEvents, cluster, getJson, kubectl, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-image";
 const SA = "k8s-restart-app";

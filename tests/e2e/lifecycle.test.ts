@@ -1,6 +1,6 @@
 // e2e: locks that outlive the app process, rollout failure release, SIGTERM handling.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AuditEvent, auditEvents, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AuditEvent, auditEvents, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-lock";
 const SERVICES = [

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CLUSTER_ROLE_RULES } from "../../src/rbac.ts";
-import { type AppProcess, ROOT, auditEvents, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { type AppProcess, ROOT, auditEvents, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
 
 const APP_NS = "k8s-restart-app-rbac";
 const NS_A = "k8s-restart-app-rbac-a";

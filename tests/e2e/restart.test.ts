@@ -1,6 +1,6 @@
 // e2e against the real control plane: wire shapes, status codes, the annotation, locks, concurrency, metrics.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, SAMPLE_SERVICES as SERVICES, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, SAMPLE_SERVICES as SERVICES, startApp, waitFor, waitRollout } from "../support/harness.ts";
 
 const LOCK_NS = "k8s-restart-app-e2e";
 

@@ -1,7 +1,7 @@
 // e2e "who may restart what": cross-site refusal, security headers, proxy and token sign-in, per-service rules, the audit trail, the rate limit.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-sec";
 const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2"];

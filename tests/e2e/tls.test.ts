@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { loadKubeConfig, makeKubeClient } from "../../src/kube/client.ts";
 import { ConfigError } from "../../src/config/env.ts";
-import { cluster, kubectl, startApp, tempDir, writeFile } from "./harness.ts";
+import { cluster, kubectl, startApp, tempDir, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-tls";
 let token = "";

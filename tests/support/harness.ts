@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
-import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "../support/process.ts";
+import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "./process.ts";
 
 export { ROOT, type ClusterEnv };
 export const cluster = clusterEnv();
