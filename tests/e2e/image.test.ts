@@ -262,8 +262,18 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
     });
 
     test("a restart is 200, changes restartedAt, is made as the expected identity, and the lock is released", async () => {
-      const since = new Date(Date.now() - 1000).toISOString();
+      // Restartable: no earlier restart's rollout or lock is still in progress.
+      await waitRollout(TARGET.kind, NS, TARGET.name);
+      await waitFor(
+        async () => !(await getJson(["-n", NS, "get", "lease", "--ignore-not-found", leaseName(TARGET)]).catch(() => undefined))?.spec?.holderIdentity,
+        30_000,
+        "no restart lock held",
+        250,
+      );
       const before = await restartedAt(TARGET.kind, NS, TARGET.name);
+      // restartedAt has one-second resolution: a restart within the second of the last one would not change it.
+      if (before) await waitFor(() => Date.now() >= Date.parse(before) + 1000, 5_000, "the second of the previous restart to pass", 20);
+      const since = new Date().toISOString();
       const res = await fetch(`${app.url}/api/v1/service/${TARGET.kind}/${NS}/${TARGET.name}/restart`, { method: "POST" });
       const body = (await res.json()) as Record<string, any>;
       expect(res.status).toBe(200);
@@ -273,11 +283,11 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
       expect(after).not.toBe(before);
       expect(after).toBe(body.restarted_at);
       await waitFor(
-        () => auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name).length > 0,
+        () => auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name).length > 0,
         10_000,
         "the PATCH in the audit log",
       );
-      const patch = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name)[0]!;
+      const patch = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name)[0]!;
       expect(patch.responseStatus?.code).toBe(200);
       expectUser(patch.user.username);
       // The lock is a Lease in the lock namespace, taken for this restart (acquireTime) and
