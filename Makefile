@@ -2,7 +2,7 @@
 # from source by scripts/cluster-tools.sh, fake nodes by kwok); see scripts/cluster.sh.
 SHELL := /bin/bash
 
-.PHONY: demo test test-unit test-e2e test-browser deps build bench help \
+.PHONY: demo test test-unit test-e2e test-browser screenshot deps build bench help \
 	tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
 
 BUN := node_modules/.bin/bun
@@ -27,6 +27,10 @@ test-e2e: deps ## e2e tests only (starts the control plane if needed)
 test-browser: ## browser tests in Chromium only
 	scripts/deps.sh --browser
 	SUITES=browser scripts/test.sh
+
+screenshot: ## regenerate docs/ui.png from the browser suite (no other target writes it)
+	scripts/deps.sh --browser
+	SCREENSHOT=docs/ui.png SUITES=browser scripts/test.sh
 
 deps: ## npm packages (Bun included) and Debian packages the tests need
 	scripts/deps.sh

@@ -1,20 +1,11 @@
 // The API server's audit log (what the app asked for, by verb) and its request counters (what the audit policy hides).
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { AuditEvent } from "../tests/support/audit.ts";
+import { parseMetrics } from "../tests/support/metrics.ts";
 import { cluster, kubectl, log } from "./lib.ts";
 
-export interface AuditEvent {
-  auditID: string;
-  stage: string;
-  verb: string;
-  requestURI: string;
-  user: { username: string };
-  userAgent?: string;
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  responseStatus?: { code?: number };
-  requestReceivedTimestamp: string;
-  stageTimestamp: string;
-}
+export type { AuditEvent };
 
 export interface AuditMark {
   offset: number;
@@ -62,13 +53,12 @@ export async function auditSince(mark: AuditMark, filter: (e: AuditEvent) => boo
  */
 export async function leaseWrites(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const line of (await kubectl(["get", "--raw", "/metrics"])).split("\n")) {
-    if (!line.startsWith("apiserver_request_total{") || !line.includes('resource="leases"')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
-    const code = /code="(\d+)"/.exec(line)?.[1];
+  for (const s of parseMetrics(await kubectl(["get", "--raw", "/metrics"])).samples) {
+    if (s.name !== "apiserver_request_total" || s.labels.resource !== "leases") continue;
+    const verb = s.labels.verb;
     if (verb !== "POST" && verb !== "PUT") continue;
-    const k = `${verb} ${code}`;
-    out[k] = (out[k] ?? 0) + Number(line.split(" ").at(-1));
+    const k = `${verb} ${s.labels.code}`;
+    out[k] = (out[k] ?? 0) + s.value;
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { type ClusterEnv, clusterEnv, ROOT, readLines, runKubectl, spawnApp } from "../tests/support/process.ts";
+import { kwokPodTemplate, PAUSE_IMAGE } from "../tests/support/workloads.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "../src/kube/client.ts";
 
 export { ROOT, readLines };
@@ -51,7 +52,7 @@ export interface DeploymentOpts {
   minReadySeconds?: number;
 }
 
-/** A Deployment whose pods land on kwok's fake nodes (nodeSelector + toleration, as deploy/examples). */
+/** A Deployment whose pods land on kwok's fake nodes (tests/support/workloads.ts), tiny requests so 200 fit. */
 export function deployment(ns: string, name: string, o: DeploymentOpts = {}) {
   return {
     apiVersion: "apps/v1",
@@ -62,15 +63,10 @@ export function deployment(ns: string, name: string, o: DeploymentOpts = {}) {
       minReadySeconds: o.minReadySeconds ?? 0,
       selector: { matchLabels: { app: name } },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: o.maxSurge ?? 1, maxUnavailable: o.maxUnavailable ?? 0 } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { type: "kwok" },
-          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-          terminationGracePeriodSeconds: 1,
-          containers: [{ name: "main", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "1m", memory: "1Mi" } } }],
-        },
-      },
+      template: kwokPodTemplate(name, {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: "main", image: PAUSE_IMAGE, resources: { requests: { cpu: "1m", memory: "1Mi" } } }],
+      }),
     },
   };
 }

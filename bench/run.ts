@@ -1,6 +1,6 @@
 // Bench entry point: runs the chosen scenarios against the real control plane, prints one table, writes bench/results/<scenario>.json.
 //
-// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention start slow-readers]
+// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers]
 // (no argument = all, in that order). APP_BIN=dist/k8s-restart-app skips the build.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -11,7 +11,7 @@ import { apiLoad } from "./scenarios/api-load.ts";
 import { contention } from "./scenarios/contention.ts";
 import { fanout } from "./scenarios/fanout.ts";
 import { slowReaders } from "./scenarios/slow-readers.ts";
-import { start } from "./scenarios/start.ts";
+import { startupAtScale } from "./scenarios/startup-at-scale.ts";
 import { statusLatency } from "./scenarios/status-latency.ts";
 
 const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
@@ -19,7 +19,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   "status-latency": statusLatency,
   fanout,
   contention,
-  start,
+  "startup-at-scale": startupAtScale,
   "slow-readers": slowReaders,
 };
 

@@ -4,7 +4,7 @@
 # Flags, and why:
 # - --compile: a single file that needs only glibc (see `ldd`), so the image can be distroless.
 # - --minify --sourcemap --bytecode --format=esm: the fastest start measured (≈ 3× faster than
-#   plain --compile, see bench/start.ts). --bytecode alone switches the output to CJS, where the
+#   plain --compile, see bench/startup-footprint.ts). --bytecode alone switches the output to CJS, where the
 #   top-level `await` of our dependencies fails; --format=esm keeps ESM bytecode. --sourcemap
 #   keeps stack traces pointing at src/ despite --minify (the map is embedded in the binary;
 #   checked: a trace names the .ts file and line from an empty directory).

@@ -44,6 +44,12 @@ ldflags() {
 }
 
 mkdir -p "$bin"
+# Two checkouts on one machine share this cache: one builds while the other waits for the lock,
+# then finds the binaries there. Descriptor 8 is closed for everything started below.
+if ! $no_build; then
+  exec 8>"$bin/.lock"
+  flock 8
+fi
 for c in "${cmds[@]}"; do
   name=${c%% *}; pkg=${c#* }
   if [ -x "$bin/$name" ]; then continue; fi
@@ -55,8 +61,8 @@ for c in "${cmds[@]}"; do
   echo "cluster-tools: building $name ($pkg) into $bin" >&2
   start=$(date +%s)
   # Build to a temp name and rename, so an interrupted build never leaves a half binary cached.
-  (cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $(ldflags)" -o "$bin/.$name.tmp" "$pkg")
-  mv "$bin/.$name.tmp" "$bin/$name"
+  (cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $(ldflags)" -o "$bin/.$name.tmp.$$" "$pkg" 8>&-)
+  mv "$bin/.$name.tmp.$$" "$bin/$name"
   echo "cluster-tools: built $name in $(( $(date +%s) - start ))s" >&2
 done
 echo "$bin"

@@ -7,14 +7,8 @@
 import { stringify } from "yaml";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, KINDS, type ServiceKey, loadConfigFile } from "./config/file.ts";
-import { plural } from "./kube/paths.ts";
-
-export interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
-}
+import { isDnsLabel } from "./config/names.ts";
+import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEED, requiredNeeds, rulesFor } from "./kube/access.ts";
 
 export interface RbacTarget {
   /** Namespace of the app's ServiceAccount (the RoleBindings' subject). */
@@ -32,38 +26,27 @@ type Manifest = Record<string, unknown>;
  * collection. `get`/`update` could be, but the self-check (kube/access.ts) asks about the Lease
  * collection as a whole and would fall back to in-process locks; the namespace is the app's own.
  */
-export const LEASE_RULES: PolicyRule[] = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update"] }];
+export const LEASE_RULES: PolicyRule[] = rulesFor(leaseNeeds(""));
 
-/** The cluster-wide alternative (one ClusterRole for any namespace), for deploy/ and the README. */
-export const CLUSTER_ROLE_RULES: PolicyRule[] = [
-  { apiGroups: ["apps"], resources: KINDS.map(plural), verbs: ["get", "list", "watch", "patch"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
-  // The start-up self-check; default clusters grant it to every authenticated user already
-  // (system:basic-user), hardened ones may not.
-  { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] },
-];
+/**
+ * The cluster-wide alternative (one ClusterRole for any namespace), for deploy/ and the README:
+ * every kind's needs on whole collections, the Event, and the self-check itself (default clusters
+ * grant that to every authenticated user already, hardened ones may not).
+ */
+export const CLUSTER_ROLE_RULES: PolicyRule[] = rulesFor([
+  ...KINDS.flatMap((kind) => requiredNeeds({ kind, namespace: "", name: "" })).map((n) => ({ ...n, name: undefined })),
+  eventNeed(""),
+  REVIEW_NEED,
+]);
 
-/** What the services of one namespace need there; `services` must all be in that namespace. */
+/**
+ * What the services of one namespace need there; `services` must all be in that namespace.
+ * Workloads and pods are listed and watched as whole collections (one shared watch per kind and
+ * namespace; RBAC matches resourceNames on list/watch only for single-object field selectors),
+ * the PATCH is limited to exactly the configured names, Events have generated names.
+ */
 export function workloadRules(services: ServiceKey[]): PolicyRule[] {
-  const kinds = KINDS.filter((k) => services.some((s) => s.kind === k));
-  return [
-    // The app lists and watches the whole collection (one shared watch per kind and namespace):
-    // RBAC matches resourceNames on list/watch only for requests that select a single object by
-    // fieldSelector=metadata.name, so a rule with resourceNames would never match these.
-    { apiGroups: ["apps"], resources: kinds.map(plural), verbs: ["list", "watch"] },
-    // patch (the restart) and get are limited to exactly the configured objects.
-    ...kinds.map((k) => ({
-      apiGroups: ["apps"],
-      resources: [plural(k)],
-      verbs: ["get", "patch"],
-      resourceNames: [...new Set(services.filter((s) => s.kind === k).map((s) => s.name))].sort(),
-    })),
-    // Pods are attributed to workloads by label selector, so names are unknown in advance.
-    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-    // The "Restarted" Event: generated names, so create cannot be limited either.
-    { apiGroups: [""], resources: ["events"], verbs: ["create"] },
-  ];
+  return rulesFor(namespaceNeeds(services));
 }
 
 const LABELS = { "app.kubernetes.io/name": "k8s-restart-app" };
@@ -111,7 +94,6 @@ export function toYaml(header: string, manifests: Manifest[]): string {
 }
 
 const USAGE = "usage: k8s-restart-app rbac [--namespace <app namespace>] [--service-account <name>] [--cluster-role]";
-const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** `rbac [--namespace ns] [--service-account name] [--cluster-role]` → YAML to apply. */
 export async function rbacCommand(args: string[], src: Record<string, string | undefined>): Promise<string> {
@@ -127,7 +109,7 @@ export async function rbacCommand(args: string[], src: Record<string, string | u
     const m = /^--(namespace|service-account)(?:=(.*))?$/.exec(a);
     if (!m) throw new ConfigError(`rbac: unknown argument ${JSON.stringify(a)}\n${USAGE}`);
     const v = m[2] ?? args[++i];
-    if (v === undefined || !NAME.test(v)) throw new ConfigError(`rbac: --${m[1]}: expected a Kubernetes name, got ${JSON.stringify(v ?? "")}\n${USAGE}`);
+    if (v === undefined || !isDnsLabel(v)) throw new ConfigError(`rbac: --${m[1]}: expected a Kubernetes name, got ${JSON.stringify(v ?? "")}\n${USAGE}`);
     opts[m[1]!] = v;
   }
   const namespace = opts.namespace ?? (env.lockNamespace || "default");
@@ -139,3 +121,4 @@ export async function rbacCommand(args: string[], src: Record<string, string | u
     namespacedManifests(config, t),
   );
 }
+export type { PolicyRule } from "./kube/access.ts";

@@ -1,6 +1,7 @@
 // Environment variables → typed settings; a malformed value stops the process naming the variable.
 import { type Cidr, parseCidr } from "./cidr.ts";
 import { DEFAULT_ALLOWED_HOSTS, parseHostPattern } from "./hosts.ts";
+import { isDnsLabel } from "./names.ts";
 
 export interface Env {
   listen: { hostname: string; port: number };
@@ -9,8 +10,8 @@ export interface Env {
   monitoring: { hostname: string; port: number } | null;
   configFilePath: string;
   kubeConfigPath: string;
-  /** Seconds between websocket heartbeats toward clients (the original's poll interval). */
-  watchIntervalSec: number;
+  /** Seconds between websocket heartbeats toward clients (WATCH_INTERVAL, the original's poll interval). */
+  heartbeatSec: number;
   /** Seconds after which a restart lock is released even if the rollout never finished. */
   forceUnlockSec: number;
   /** Seconds a StatefulSet/DaemonSet rollout may take before it is reported as failed. */
@@ -165,7 +166,7 @@ export function parseEnv(src: Source): Env {
     throw new ConfigError(`LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
   }
   const lockNamespace = str(src, "LOCK_NAMESPACE", "");
-  if (lockNamespace !== "" && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(lockNamespace)) {
+  if (lockNamespace !== "" && !isDnsLabel(lockNamespace)) {
     throw new ConfigError(`LOCK_NAMESPACE: ${JSON.stringify(lockNamespace)} is not a valid namespace name`);
   }
   const configFilePath = str(src, "CONFIG_FILE_PATH", "config.yaml");
@@ -178,7 +179,7 @@ export function parseEnv(src: Source): Env {
     monitoring: str(src, "LISTEN_MONITORING_ADDRESS", ":6060") === "" ? null : parseListenAddress(str(src, "LISTEN_MONITORING_ADDRESS", ":6060"), "LISTEN_MONITORING_ADDRESS"),
     configFilePath,
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
-    watchIntervalSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
+    heartbeatSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
     forceUnlockSec,
     rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec, MAX_TIMER_SEC),
     lockNamespace,

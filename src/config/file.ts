@@ -3,13 +3,10 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./env.ts";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./names.ts";
 
 export const KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
 export type Kind = (typeof KINDS)[number];
-
-// Kubernetes' own name rules: namespaces are DNS labels, workload names DNS subdomains.
-export const DNS_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
-export const DNS_SUBDOMAIN = "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 const Names = Type.Array(Type.String({ minLength: 1 }));
 
@@ -49,6 +46,11 @@ export interface ServiceKey {
 
 export function serviceId(s: ServiceKey): string {
   return `${s.kind}/${s.namespace}/${s.name}`;
+}
+
+/** The answer for a service that is not configured, or that the caller may not see: the two must read the same. */
+export function notListed(kind: string, namespace: string, name: string): string {
+  return `${kind} ${namespace}/${name} is not in the list of restartable services`;
 }
 
 /** "services[2].kind" from TypeBox's JSON pointer "/services/2/kind". */

@@ -118,25 +118,20 @@ function proxyAuthn(settings: AuthSettings, opts: AuthOptions): Authn {
   });
 }
 
-/** AUTH_MODE=token: bearer tokens from a file that is re-read when it changes (a mounted Secret's symlink swap included). */
-async function tokenAuthn(settings: AuthSettings, opts: AuthOptions): Promise<Authn> {
-  const file = settings.tokensFile;
-  const log = opts.log ?? (() => {});
-  const f = () => Bun.file(file);
-  if (!(await f().exists())) throw new ConfigError(`AUTH_TOKENS_FILE: ${file}: no such file`);
-  let text = await f().text();
-  let tokens = parseTokens(text, file);
-  // Identities carry the digest of the token they came with, so a revoked one can be recognised.
-  // A token whose user or groups changed counts as revoked too: its sockets carry the old identity.
-  const liveOf = (ts: TokenEntry[]) => new Map(ts.map((t) => [t.digest.toString("hex"), JSON.stringify([t.user, t.groups])]));
-  let live = liveOf(tokens);
-  const handlers = new Set<() => void>();
+type Log = NonNullable<AuthOptions["log"]>;
 
+/**
+ * Polls the tokens file and calls `onNew` with the tokens of each valid new content. Polling,
+ * not fs.watch: a mounted Secret changes by swapping a symlinked directory, which inotify on the
+ * file itself never reports. An unreadable or invalid file keeps the previous tokens (logged).
+ */
+function pollTokensFile(file: string, first: string, onNew: (t: TokenEntry[]) => void, log: Log, intervalMs: number): () => void {
+  let text = first;
   let unreadable = ""; // logged once per distinct failure, not every second
   const check = async () => {
     let next: string;
     try {
-      next = await f().text();
+      next = await Bun.file(file).text();
       unreadable = "";
     } catch (e) {
       const error = String((e as Error).message);
@@ -147,44 +142,56 @@ async function tokenAuthn(settings: AuthSettings, opts: AuthOptions): Promise<Au
     if (next === text) return;
     text = next;
     try {
-      tokens = parseTokens(next, file);
+      onNew(parseTokens(next, file));
     } catch (e) {
       log("error", "tokens file invalid; keeping the previous tokens", { file, error: (e as Error).message });
-      return;
     }
-    live = liveOf(tokens);
-    log("info", "tokens file reloaded", { file, tokens: tokens.length });
-    for (const h of handlers) h();
   };
-  // Polling, not fs.watch: a mounted Secret changes by swapping a symlinked directory, which
-  // inotify on the file itself never reports.
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
     void check().finally(() => (busy = false));
-  }, opts.reloadIntervalMs ?? 1000);
+  }, intervalMs);
   timer.unref?.();
+  return () => clearInterval(timer);
+}
 
-  return withApi(
-    (req) => {
-      const h = req.headers.get("authorization") ?? "";
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-      if (!m) return { error: "missing bearer token (Authorization: Bearer <token>)", status: 401 };
-      // Compare fixed-length digests in constant time, and scan every entry, so neither the
-      // token's length nor its position leaks through timing.
-      const d = digest(m[1]!);
-      let found: TokenEntry | undefined;
-      for (const t of tokens) if (timingSafeEqual(t.digest, d)) found ??= t;
-      if (!found) return { error: "invalid bearer token", status: 401 };
-      return { user: found.user, groups: found.groups, authenticated: true, credential: found.digest.toString("hex") };
-    },
-    {
-      stillValid: (who) => who.credential === undefined || live.get(who.credential) === JSON.stringify([who.user, who.groups]),
-      onChange: (h) => (handlers.add(h), () => void handlers.delete(h)),
-      stop: () => clearInterval(timer),
-    },
-  );
+/** The identity a bearer token proves, with the token's digest so a revoked one can be recognised. */
+function bearerIdentity(tokens: TokenEntry[], req: Request): Identity | AuthFailure {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "");
+  if (!m) return { error: "missing bearer token (Authorization: Bearer <token>)", status: 401 };
+  // Compare fixed-length digests in constant time, and scan every entry, so neither the
+  // token's length nor its position leaks through timing.
+  const d = digest(m[1]!);
+  let found: TokenEntry | undefined;
+  for (const t of tokens) if (timingSafeEqual(t.digest, d)) found ??= t;
+  if (!found) return { error: "invalid bearer token", status: 401 };
+  return { user: found.user, groups: found.groups, authenticated: true, credential: found.digest.toString("hex") };
+}
+
+/** AUTH_MODE=token: bearer tokens from a file that is re-read when it changes (a mounted Secret's symlink swap included). */
+async function tokenAuthn(settings: AuthSettings, opts: AuthOptions): Promise<Authn> {
+  const file = settings.tokensFile;
+  const log = opts.log ?? (() => {});
+  if (!(await Bun.file(file).exists())) throw new ConfigError(`AUTH_TOKENS_FILE: ${file}: no such file`);
+  const text = await Bun.file(file).text();
+  let tokens = parseTokens(text, file);
+  // A token whose user or groups changed counts as revoked too: its sockets carry the old identity.
+  const liveOf = (ts: TokenEntry[]) => new Map(ts.map((t) => [t.digest.toString("hex"), JSON.stringify([t.user, t.groups])]));
+  let live = liveOf(tokens);
+  const handlers = new Set<() => void>();
+  const stop = pollTokensFile(file, text, (next) => {
+    tokens = next;
+    live = liveOf(next);
+    log("info", "tokens file reloaded", { file, tokens: next.length });
+    for (const h of handlers) h();
+  }, log, opts.reloadIntervalMs ?? 1000);
+  return withApi((req) => bearerIdentity(tokens, req), {
+    stillValid: (who) => who.credential === undefined || live.get(who.credential) === JSON.stringify([who.user, who.groups]),
+    onChange: (h) => (handlers.add(h), () => void handlers.delete(h)),
+    stop,
+  });
 }
 
 export async function makeAuthn(settings: AuthSettings, opts: AuthOptions): Promise<Authn> {

@@ -1,20 +1,62 @@
-// Domain values → HTML fragments, one template file per fragment, shared by the page, the POST and the push.
+// A status rendered two ways side by side — JSON for the API and websocket clients, HTML fragments (one template each) for the page.
+import accessBannerRaw from "../../templates/access-banner.html" with { type: "text" };
+import accessItemRaw from "../../templates/access-item.html" with { type: "text" };
 import bannerRaw from "../../templates/banner.html" with { type: "text" };
+import emptyRaw from "../../templates/empty.html" with { type: "text" };
 import flashRaw from "../../templates/flash.html" with { type: "text" };
 import groupRaw from "../../templates/group.html" with { type: "text" };
+import itemRaw from "../../templates/item.html" with { type: "text" };
 import loginRaw from "../../templates/login.html" with { type: "text" };
 import pageRaw from "../../templates/page.html" with { type: "text" };
+import phaseRaw from "../../templates/phase.html" with { type: "text" };
+import restartedByRaw from "../../templates/restarted-by.html" with { type: "text" };
 import serviceRaw from "../../templates/service.html" with { type: "text" };
+import staleBannerRaw from "../../templates/stale-banner.html" with { type: "text" };
 import stateRaw from "../../templates/state.html" with { type: "text" };
 import { type ServiceKey, serviceId } from "../config/file.ts";
-import type { RestartResult } from "../restart/restart.ts";
+import type { Refusal } from "../restart/identity.ts";
+import type { RestartResult } from "../restart/outcome.ts";
 import type { ServiceStatus } from "../status/model.ts";
-import { escapeHtml, fill } from "./template.ts";
+import { fill } from "./template.ts";
 
 // bun-types declares *.html imports as HTML bundles; with { type: "text" } they are strings.
-const [bannerTpl, flashTpl, groupTpl, loginTpl, pageTpl, serviceTpl, stateTpl] = [bannerRaw, flashRaw, groupRaw, loginRaw, pageRaw, serviceRaw, stateRaw].map(
-  (t) => t as unknown as string,
-) as [string, string, string, string, string, string, string];
+const tpl = (t: unknown) => t as string;
+const T = {
+  accessBanner: tpl(accessBannerRaw),
+  accessItem: tpl(accessItemRaw),
+  banner: tpl(bannerRaw),
+  empty: tpl(emptyRaw),
+  flash: tpl(flashRaw),
+  group: tpl(groupRaw),
+  item: tpl(itemRaw),
+  login: tpl(loginRaw),
+  page: tpl(pageRaw),
+  phase: tpl(phaseRaw),
+  restartedBy: tpl(restartedByRaw),
+  service: tpl(serviceRaw),
+  staleBanner: tpl(staleBannerRaw),
+  state: tpl(stateRaw),
+};
+
+/** The original tool's websocket/JSON shape; new fields are added, none renamed or removed. */
+export function wireStatus(s: ServiceStatus) {
+  return {
+    kind_namespace_name: { kind: s.service.kind, namespace: s.service.namespace, name: s.service.name },
+    status: {
+      message: s.message,
+      pod_status: s.podStatus,
+      last_restart: s.lastRestart,
+      pods_ready: s.podsReady,
+      rollout: s.rollout,
+      desired: s.desired,
+      ready: s.ready,
+      updated: s.updated,
+      restarted_by: s.restartedBy,
+    },
+    is_locked: s.lock !== null,
+    lock: s.lock ? { since: s.lock.since, expires_at: s.lock.expiresAt, user: s.lock.user ?? "" } : null,
+  };
+}
 
 /** DOM id for a service: stable, and safe in CSS selectors (names may contain dots). */
 export function domId(s: ServiceKey): string {
@@ -31,31 +73,36 @@ const LABEL: Record<string, string> = {
   loading: "Loading…",
 };
 
+/** What the card says when a restart is refused before it is tried. */
+const REFUSAL_TEXT: Record<Refusal["why"], string> = {
+  "not-allowed": "You are not allowed to restart this service.",
+  "app-lacks-rights": "Unavailable: the app lacks permissions for this service (see the banner).",
+};
+
 /** "2026-11-26T05:29:08Z" → "2026-11-26 05:29:08 UTC"; "" → "never". */
 function readableTime(iso: string): string {
   if (!iso) return "never";
   return iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 }
 
-export interface Viewer {
-  /** Why the viewer may not restart this service, or undefined when allowed. */
-  denied?: string;
+/** Why the button is disabled, in words, or "" when it is enabled. */
+function whyDisabled(s: ServiceStatus | undefined, refusal: Refusal | undefined): string {
+  if (refusal) return REFUSAL_TEXT[refusal.why];
+  if (s?.lock) return `Restart in progress${s.lock.user ? ` (by ${s.lock.user})` : ""}; unlocks when the rollout finishes.`;
+  if (s?.rollout === "paused") return "Paused deployments cannot be restarted.";
+  if (s?.rollout === "missing") return "Not found in the cluster.";
+  return "";
 }
 
-export function renderState(s: ServiceStatus | undefined, key: ServiceKey, viewer: Viewer, oob: boolean): string {
+export function renderState(s: ServiceStatus | undefined, key: ServiceKey, refusal: Refusal | undefined, oob: boolean): string {
   const locked = s?.lock != null;
   const rollout = s?.rollout ?? "loading";
   const phases = Object.entries(s?.podStatus ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([phase, n]) => `<li class="ph-${escapeHtml(phase)}">${escapeHtml(phase)} ${n}</li>`)
+    .map(([phase, count]) => fill(T.phase, { phase, count }))
     .join("");
-  const disabled = !s || locked || viewer.denied !== undefined || rollout === "missing" || rollout === "paused";
-  let why = "";
-  if (viewer.denied) why = viewer.denied;
-  else if (locked) why = `Restart in progress${s?.lock?.user ? ` (by ${s.lock.user})` : ""}; unlocks when the rollout finishes.`;
-  else if (rollout === "paused") why = "Paused deployments cannot be restarted.";
-  else if (rollout === "missing") why = "Not found in the cluster.";
-  return fill(stateTpl, {
+  const disabled = !s || locked || refusal !== undefined || rollout === "missing" || rollout === "paused";
+  return fill(T.state, {
     id: domId(key),
     kind: key.kind,
     namespace: key.namespace,
@@ -71,52 +118,65 @@ export function renderState(s: ServiceStatus | undefined, key: ServiceKey, viewe
     phases,
     lastRestart: s?.lastRestart ?? "",
     lastRestartText: readableTime(s?.lastRestart ?? ""),
-    restartedBy: s?.restartedBy ? ` by <span class="by">${escapeHtml(s.restartedBy)}</span>` : "",
+    restartedBy: s?.restartedBy ? fill(T.restartedBy, { user: s.restartedBy }) : "",
     disabled: disabled ? "disabled" : "",
     buttonLabel: locked ? "Restarting…" : "Restart",
-    why,
+    why: whyDisabled(s, refusal),
     oob: oob ? ' hx-swap-oob="true"' : "",
   });
 }
 
-export function renderService(s: ServiceStatus | undefined, key: ServiceKey, viewer: Viewer): string {
-  return fill(serviceTpl, {
+export interface Card {
+  key: ServiceKey;
+  status: ServiceStatus | undefined;
+  refusal: Refusal | undefined;
+}
+
+export function renderService(c: Card): string {
+  const { key } = c;
+  return fill(T.service, {
     id: domId(key),
     search: `${key.kind} ${key.namespace} ${key.name} ${key.namespace}/${key.name}`.toLowerCase(),
     kind: key.kind,
     kindLower: key.kind.toLowerCase(),
     name: key.name,
-    state: renderState(s, key, viewer, false),
+    state: renderState(c.status, key, c.refusal, false),
   });
 }
 
-export function renderGroups(items: { key: ServiceKey; status: ServiceStatus | undefined; viewer: Viewer }[]): string {
-  if (items.length === 0) return '<p class="empty">No services are configured for you to see.</p>';
+export function renderGroups(cards: Card[]): string {
+  if (cards.length === 0) return fill(T.empty, {});
   const byNs = new Map<string, string[]>();
-  for (const it of items) byNs.set(it.key.namespace, [...(byNs.get(it.key.namespace) ?? []), renderService(it.status, it.key, it.viewer)]);
+  for (const c of cards) byNs.set(c.key.namespace, [...(byNs.get(c.key.namespace) ?? []), renderService(c)]);
   return [...byNs.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([namespace, services]) => fill(groupTpl, { namespace, services: services.join("\n") }))
+    .map(([namespace, services]) => fill(T.group, { namespace, services: services.join("\n") }))
     .join("\n");
 }
 
 export function renderBanner(key: string, tone: "stale" | "warn" | "bad", contentHtml: string, oob: boolean): string {
-  return fill(bannerTpl, { key, tone: contentHtml ? tone : "none", content: contentHtml, oob: oob ? ' hx-swap-oob="true"' : "" });
+  return fill(T.banner, { key, tone: contentHtml ? tone : "none", content: contentHtml, oob: oob ? ' hx-swap-oob="true"' : "" });
 }
 
 export function staleBanner(stale: string[], oob: boolean): string {
   // The watch paths name namespaces a viewer may not be allowed to see: they go to the log and
   // /readyz only; every viewer gets the same plain notice (issue 15 #5).
-  const content = stale.length ? "Cluster watch interrupted; the status shown may be out of date. Reconnecting…" : "";
-  return renderBanner("stale", "stale", content, oob);
+  return renderBanner("stale", "stale", stale.length ? T.staleBanner.trim() : "", oob);
+}
+
+/** The app's own missing permissions, per service id; no banner when there are none. */
+export function accessBanner(problems: Map<string, string[]>): string {
+  if (problems.size === 0) return "";
+  const items = [...problems].map(([service, missing]) => fill(T.accessItem, { service, missing: missing.join("; ") })).join("");
+  return renderBanner("access", "warn", fill(T.accessBanner, { items }), false);
 }
 
 export function renderPage(v: { groups: string; banners: string; who: string; version: string }): string {
-  return fill(pageTpl, v);
+  return fill(T.page, v);
 }
 
 export function renderLogin(message: string): string {
-  return fill(loginTpl, { message });
+  return fill(T.login, { message });
 }
 
 const OK_TEXT = (r: Extract<RestartResult, { ok: true }>) =>
@@ -124,7 +184,10 @@ const OK_TEXT = (r: Extract<RestartResult, { ok: true }>) =>
 
 export function renderFlash(r: RestartResult, now: Date): string {
   const time = now.toISOString().slice(11, 19) + " UTC";
-  if (r.ok) return fill(flashTpl, { tone: "ok", role: "status", text: OK_TEXT(r), time });
+  if (r.ok) return fill(T.flash, { tone: "ok", role: "status", text: OK_TEXT(r), time });
   const tone = r.reason === "locked" || r.reason === "rate-limited" || r.reason === "paused" ? "warn" : "bad";
-  return fill(flashTpl, { tone, role: "alert", text: r.detail, time });
+  return fill(T.flash, { tone, role: "alert", text: r.detail, time });
 }
+
+/** "Signed in as …" in the header, or nothing when anonymous. */
+export const signedIn = (who: { user: string; authenticated: boolean }) => (who.authenticated ? `Signed in as ${who.user}` : "");

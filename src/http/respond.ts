@@ -4,10 +4,11 @@ import hxWsJs from "htmx.org/dist/ext/hx-ws.min.js" with { type: "file" };
 import appCss from "../../static/app.css" with { type: "file" };
 import appJs from "../../static/app.js" with { type: "file" };
 import favicon from "../../static/favicon.svg" with { type: "file" };
+import type { Reason } from "../restart/outcome.ts";
 import { SECURITY_HEADERS } from "./security.ts";
 
-/** The one place a restart outcome's reason becomes an HTTP status. */
-export const STATUS: Record<string, number> = {
+/** The one place a restart outcome's reason becomes an HTTP status; typed by the union, so a new reason cannot go unmapped. */
+export const STATUS: Record<Reason, number> = {
   "bad-request": 400,
   unauthenticated: 401,
   forbidden: 403,
@@ -36,6 +37,11 @@ export function withHeaders(res: Response, extra: Record<string, string> = {}): 
 
 export function json(body: unknown, status = 200, extra: Record<string, string> = {}): Response {
   return withHeaders(new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }), extra);
+}
+
+/** An API error body: `{"error","message"}` plus whatever the caller adds (request_id). */
+export function jsonError(status: number, error: string, message: string, extra: Record<string, string> = {}): Response {
+  return json({ error, message }, status, extra);
 }
 
 export function html(body: string, status = 200): Response {

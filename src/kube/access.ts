@@ -37,6 +37,65 @@ export function leaseNeeds(lockNamespace: string): Need[] {
 
 export const eventNeed = (namespace: string): Need => ({ verb: "create", group: "", resource: "events", namespace });
 
+/** The self-check itself (cluster-scoped; default clusters grant it to every authenticated user). */
+export const REVIEW_NEED: Need = { verb: "create", group: "authorization.k8s.io", resource: "selfsubjectaccessreviews", namespace: "" };
+
+/** Everything the services of one namespace need there: the required rights and the Event. */
+export function namespaceNeeds(services: ServiceKey[]): Need[] {
+  return [...services.flatMap(requiredNeeds), ...[...new Set(services.map((s) => s.namespace))].map(eventNeed)];
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** Groups values by a key, keeping first-seen order. */
+function groupBy<T>(items: T[], key: (t: T) => string): T[][] {
+  const m = new Map<string, T[]>();
+  for (const t of items) m.set(key(t), [...(m.get(key(t)) ?? []), t]);
+  return [...m.values()];
+}
+
+const uniq = (xs: string[]) => [...new Set(xs)];
+
+/**
+ * RBAC rules that grant exactly `needs` (namespaces aside: a Role is per namespace). A need that
+ * names an object becomes a rule limited by resourceNames, unless the collection is needed anyway.
+ */
+export function rulesFor(needs: Need[]): PolicyRule[] {
+  const onCollection = needs.filter((n) => n.name === undefined);
+  const covered = (n: Need) => onCollection.some((m) => m.verb === n.verb && m.group === n.group && m.resource === n.resource);
+  // Collection rights: the verbs of each resource, then resources that need the same verbs share a rule.
+  const perResource = groupBy(onCollection, (n) => `${n.group}/${n.resource}`).map((ns) => ({
+    group: ns[0]!.group,
+    resource: ns[0]!.resource,
+    verbs: uniq(ns.map((n) => n.verb)),
+  }));
+  const collectionRules = groupBy(perResource, (r) => `${r.group}|${r.verbs.join(",")}`).map((rs) => ({
+    apiGroups: [rs[0]!.group],
+    resources: uniq(rs.map((r) => r.resource)),
+    verbs: rs[0]!.verbs,
+  }));
+  // Named rights: the names of each (resource, verb), then verbs that apply to the same names share a rule.
+  const named = needs.filter((n) => n.name !== undefined && !covered(n));
+  const perVerb = groupBy(named, (n) => `${n.group}/${n.resource}/${n.verb}`).map((ns) => ({
+    group: ns[0]!.group,
+    resource: ns[0]!.resource,
+    verb: ns[0]!.verb,
+    names: uniq(ns.map((n) => n.name!)).sort(),
+  }));
+  const namedRules = groupBy(perVerb, (r) => `${r.group}/${r.resource}|${r.names.join(",")}`).map((rs) => ({
+    apiGroups: [rs[0]!.group],
+    resources: [rs[0]!.resource],
+    verbs: uniq(rs.map((r) => r.verb)),
+    resourceNames: rs[0]!.names,
+  }));
+  return [...collectionRules, ...namedRules];
+}
+
 export const describeNeed = (n: Need) =>
   `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} in namespace ${n.namespace}`;
 
@@ -50,6 +109,31 @@ export interface AccessReport {
   /** Namespaces where Events cannot be recorded. */
   missingEvents: string[];
 }
+
+/** The access report as /readyz lines: what the app cannot do, and what it does instead. */
+export function accessDetail(report: AccessReport, checkError: string, inProcessLocks: boolean): string[] {
+  const detail: string[] = [];
+  if (checkError) detail.push(`permission self-check failed: ${checkError}`);
+  for (const [id, missing] of report.unusable) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
+  if (inProcessLocks) detail.push(`locks are in-process only: missing ${report.missingLeases.join("; ")}`);
+  if (report.missingEvents.length) detail.push(`cannot create Events in: ${report.missingEvents.join(", ")}`);
+  return detail;
+}
+
+/**
+ * Ready once the self-check has succeeded and the watch caches synced, and while every watch is
+ * live (a lost watch, silent drops included, means stale data: issue 15 #9, #10). Missing
+ * permissions make services unusable, not the app unready.
+ */
+export function readiness(view: { synced(): boolean; disconnected(): string[] }, accessLines: string[], checked = true): { ready: boolean; detail: string[] } {
+  const detail: string[] = [];
+  if (!view.synced()) detail.push("watch caches have not synced yet");
+  const lost = view.disconnected();
+  for (const d of lost) detail.push(`watch disconnected: ${d}`);
+  return { ready: checked && view.synced() && lost.length === 0, detail: [...detail, ...accessLines] };
+}
+
+export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
 
 export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
   const cache = new Map<string, Promise<boolean>>();

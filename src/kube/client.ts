@@ -167,36 +167,44 @@ export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app", ti
     };
   }
 
-  return {
-    server,
-    async request<T>(req: KubeRequest, what: string): Promise<T> {
-      const d = deadline(timeoutMs, req.signal);
-      try {
-        const res = await fetch(server + req.path + queryString(req.query), { ...(await init(req)), signal: d.signal });
-        if (!res.ok) throw await errorFrom(res, what);
-        return (await res.json()) as T;
-      } catch (e) {
-        if (e instanceof KubeError && !d.timedOut()) throw e;
-        if (d.timedOut()) throw new KubeError(0, "Timeout", `no answer within ${timeoutMs / 1000}s`, what);
-        throw new KubeError(0, "Unreachable", (e as Error).message, what);
-      } finally {
-        d.done();
-      }
-    },
-    async stream(req: KubeRequest): Promise<Response> {
-      // Only the response headers are timed here; the watch itself times its silence.
-      const d = deadline(timeoutMs, req.signal);
-      try {
-        return await fetch(server + req.path + queryString(req.query), { ...(await init(req)), signal: d.signal });
-      } catch (e) {
-        if (d.timedOut()) throw new Error(`watch ${req.path}: no answer within ${timeoutMs / 1000}s`);
-        throw e;
-      } finally {
-        // The headers are in: stop the timer but keep the link to the caller's abort, which
-        // must still end the stream (the caller passes a signal of its own per watch).
-        d.disarm();
-      }
-    },
+  const send = async (req: KubeRequest, signal: AbortSignal) => fetch(server + req.path + queryString(req.query), { ...(await init(req)), signal });
+  return { server, request: timedRequest(send, timeoutMs), stream: timedStream(send, timeoutMs) };
+}
+
+type Send = (req: KubeRequest, signal: AbortSignal) => Promise<Response>;
+
+/** A JSON request with a deadline on headers and body: a silent connection fails naming the object. */
+function timedRequest(send: Send, timeoutMs: number) {
+  return async <T>(req: KubeRequest, what: string): Promise<T> => {
+    const d = deadline(timeoutMs, req.signal);
+    try {
+      const res = await send(req, d.signal);
+      if (!res.ok) throw await errorFrom(res, what);
+      return (await res.json()) as T;
+    } catch (e) {
+      if (e instanceof KubeError && !d.timedOut()) throw e;
+      if (d.timedOut()) throw new KubeError(0, "Timeout", `no answer within ${timeoutMs / 1000}s`, what);
+      throw new KubeError(0, "Unreachable", (e as Error).message, what);
+    } finally {
+      d.done();
+    }
+  };
+}
+
+/** A watch stream: only its response headers are timed here; the watch itself times its silence. */
+function timedStream(send: Send, timeoutMs: number) {
+  return async (req: KubeRequest): Promise<Response> => {
+    const d = deadline(timeoutMs, req.signal);
+    try {
+      return await send(req, d.signal);
+    } catch (e) {
+      if (d.timedOut()) throw new Error(`watch ${req.path}: no answer within ${timeoutMs / 1000}s`);
+      throw e;
+    } finally {
+      // The headers are in: stop the timer but keep the link to the caller's abort, which
+      // must still end the stream (the caller passes a signal of its own per watch).
+      d.disarm();
+    }
   };
 }
 

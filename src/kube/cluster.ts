@@ -1,7 +1,7 @@
 // The set of watch caches the configured services need: one per (resource, namespace), shared by all clients.
 import type { Kind, ServiceKey } from "../config/file.ts";
 import type { KubeClient } from "./client.ts";
-import { LOCK_LABEL, leaseName } from "./lease.ts";
+import { LOCK_SELECTOR, leaseName } from "./lock.ts";
 import { leasesPath, podsPath, workloadsPath } from "./paths.ts";
 import type { Lease, Pod, Workload } from "./types.ts";
 import { WatchCache } from "./watch.ts";
@@ -40,13 +40,16 @@ export interface LockSource {
   onChange(h: (leaseName: string) => void): void;
 }
 
-export function watchCluster(
-  client: KubeClient,
-  services: ServiceKey[],
-  lockNamespace: string,
-  log: (msg: string, fields?: Record<string, unknown>) => void,
-  locks?: LockSource,
-): ClusterView {
+export interface ClusterOptions {
+  client: KubeClient;
+  services: ServiceKey[];
+  lockNamespace: string;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** In-process locks, when the app may not use Leases: read instead of a Lease watch. */
+  locks?: LockSource;
+}
+
+export function watchCluster({ client, services, lockNamespace, log, locks }: ClusterOptions): ClusterView {
   const workloads = new Map<string, WatchCache<Workload>>(); // key kind/ns
   const pods = new Map<string, WatchCache<Pod>>(); // key ns
   for (const s of services) {
@@ -54,7 +57,7 @@ export function watchCluster(
     if (!workloads.has(k)) workloads.set(k, new WatchCache<Workload>(client, { path: workloadsPath(s.kind as Kind, s.namespace), log }));
     if (!pods.has(s.namespace)) pods.set(s.namespace, new WatchCache<Pod>(client, { path: podsPath(s.namespace), log }));
   }
-  const leases = locks ? undefined : new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_LABEL, log });
+  const leases = locks ? undefined : new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_SELECTOR, log });
   const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), ...(leases ? [leases] : [])] as never;
   const changeHandlers: ((scope: ChangeScope) => void)[] = [];
   const notify = (scope: ChangeScope) => changeHandlers.forEach((h) => h(scope));

@@ -42,82 +42,94 @@ function replaceList<T>(target: T[], from: T[]): void {
   target.splice(0, target.length, ...from);
 }
 
-export function makePermissionMonitor(o: MonitorOptions): PermissionMonitor {
-  const backoff = o.backoff ?? defaultBackoff;
-  const sleep = o.sleep ?? ((ms: number) => Bun.sleep(ms));
-  const log = o.log ?? (() => {});
-  const now = o.now ?? (() => Date.now());
-  const minGap = o.minRecheckIntervalMs ?? 5000;
-  const report: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
-  const handlers = new Set<(r: AccessReport) => void>();
-  let ok = false;
-  let error = "";
-  let running = false;
-  let again = false;
-  let stopped = false;
-  let lastRun = -Infinity;
-  let resolveFirst!: (r: AccessReport) => void;
-  const firstDone = new Promise<AccessReport>((r) => (resolveFirst = r));
+/** Copies `fresh` into `target` (same objects); says whether anything changed. */
+function applyReport(target: AccessReport, fresh: AccessReport): boolean {
+  const snapshot = () => JSON.stringify([[...target.unusable], [...target.unwatchable], target.missingLeases, target.missingEvents]);
+  const before = snapshot();
+  replaceMap(target.unusable, fresh.unusable);
+  replaceMap(target.unwatchable, fresh.unwatchable);
+  replaceList(target.missingLeases, fresh.missingLeases);
+  replaceList(target.missingEvents, fresh.missingEvents);
+  return before !== snapshot();
+}
 
-  async function runUntilSuccess(): Promise<void> {
-    running = true;
+class Monitor implements PermissionMonitor {
+  readonly report: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
+  private handlers = new Set<(r: AccessReport) => void>();
+  private ok = false;
+  private error = "";
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private lastRun = -Infinity;
+  private resolveFirst!: (r: AccessReport) => void;
+  private firstDone = new Promise<AccessReport>((r) => (this.resolveFirst = r));
+  private backoff: (attempt: number) => number;
+  private sleep: (ms: number) => Promise<void>;
+  private log: NonNullable<MonitorOptions["log"]>;
+  private now: () => number;
+
+  constructor(private o: MonitorOptions) {
+    this.backoff = o.backoff ?? defaultBackoff;
+    this.sleep = o.sleep ?? ((ms: number) => Bun.sleep(ms));
+    this.log = o.log ?? (() => {});
+    this.now = o.now ?? (() => Date.now());
+    void this.runUntilSuccess();
+  }
+
+  checked = () => this.ok;
+  lastError = () => this.error;
+  first = () => this.firstDone;
+  onChange = (h: (r: AccessReport) => void) => (this.handlers.add(h), () => void this.handlers.delete(h));
+  stop = () => void (this.stopped = true);
+
+  recheck(why: string): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastRun + (this.o.minRecheckIntervalMs ?? 5000) - this.now());
+    this.log("info", "permission self-check re-run", { why, inMs: wait });
+    this.running = true;
+    void this.sleep(wait).then(() => this.runUntilSuccess());
+  }
+
+  /** One success ends the run, unless a 403 arrived meanwhile: then once more, without backoff. */
+  private async runUntilSuccess(): Promise<void> {
+    this.running = true;
     try {
-      for (let attempt = 0; !stopped; attempt++) {
-        lastRun = now();
-        again = false;
+      for (let attempt = 0; !this.stopped; attempt++) {
+        this.lastRun = this.now();
+        this.again = false;
         try {
-          const fresh = await o.check();
-          const before = JSON.stringify(snapshot());
-          replaceMap(report.unusable, fresh.unusable);
-          replaceMap(report.unwatchable, fresh.unwatchable);
-          replaceList(report.missingLeases, fresh.missingLeases);
-          replaceList(report.missingEvents, fresh.missingEvents);
-          const changed = before !== JSON.stringify(snapshot()) || !ok;
-          ok = true;
-          error = "";
-          resolveFirst(report);
-          if (changed) {
-            log("info", "permission self-check done", { unusable: [...report.unusable.keys()], missingLeases: report.missingLeases.length, missingEvents: report.missingEvents });
-            for (const h of handlers) h(report);
-          }
-          if (!again) return;
-          attempt = -1; // a 403 arrived during the check: run once more, no backoff needed
-          continue;
+          this.succeeded(await this.o.check());
+          if (!this.again) return;
+          attempt = -1;
         } catch (e) {
-          error = (e as Error).message;
-          const delay = backoff(attempt);
-          log("warn", "permission self-check failed; retrying", { error, retryInMs: Math.round(delay) });
-          await sleep(delay);
+          this.error = (e as Error).message;
+          const delay = this.backoff(attempt);
+          this.log("warn", "permission self-check failed; retrying", { error: this.error, retryInMs: Math.round(delay) });
+          await this.sleep(delay);
         }
       }
     } finally {
-      running = false;
+      this.running = false;
     }
   }
 
-  function snapshot() {
-    return [[...report.unusable], [...report.unwatchable], report.missingLeases, report.missingEvents];
+  private succeeded(fresh: AccessReport): void {
+    const changed = applyReport(this.report, fresh) || !this.ok;
+    this.ok = true;
+    this.error = "";
+    this.resolveFirst(this.report);
+    if (!changed) return;
+    const r = this.report;
+    this.log("info", "permission self-check done", { unusable: [...r.unusable.keys()], missingLeases: r.missingLeases.length, missingEvents: r.missingEvents });
+    for (const h of this.handlers) h(r);
   }
+}
 
-  void runUntilSuccess();
-
-  return {
-    report,
-    checked: () => ok,
-    lastError: () => error,
-    first: () => firstDone,
-    recheck(why) {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      const wait = Math.max(0, lastRun + minGap - now());
-      log("info", "permission self-check re-run", { why, inMs: wait });
-      running = true;
-      void sleep(wait).then(() => runUntilSuccess());
-    },
-    onChange: (h) => (handlers.add(h), () => void handlers.delete(h)),
-    stop: () => void (stopped = true),
-  };
+export function makePermissionMonitor(o: MonitorOptions): PermissionMonitor {
+  return new Monitor(o);
 }

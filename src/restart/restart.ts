@@ -1,35 +1,13 @@
-// A restart request → validate → authorize → lock → patch → record; every outcome is a value.
-import { type ConfigFile, type Kind, KINDS, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+// A restart request → validate → authorize → lock → patch → record → audit; every outcome is a value.
+import { type ConfigFile, type Kind, KINDS, notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
 import { KubeError } from "../kube/client.ts";
 import { type Lease, RESTARTED_AT, type Workload } from "../kube/types.ts";
-import type { Identity } from "./identity.ts";
-import { mayRestart, mayView } from "./identity.ts";
+import { type AuditRecord, auditRecord } from "./audit.ts";
+import { mayView, whyNotRestart } from "./identity.ts";
+import type { Reason, RestartFailure, RestartRequest, RestartResult } from "./outcome.ts";
 
-export type Reason =
-  | "bad-request"
-  | "not-found"
-  | "forbidden"
-  | "unauthenticated"
-  | "rate-limited"
-  | "missing"
-  | "paused"
-  | "locked"
-  | "upstream"
-  | "unavailable";
-
-export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number };
-export type RestartResult = { ok: true; service: ServiceKey; restartedAt: string; generation: number; user: string } | RestartFailure;
-
-export interface RestartRequest {
-  kind: string;
-  namespace: string;
-  name: string;
-  identity: Identity;
-  requestId: string;
-  source: string;
-}
-
-/** The seams the flow needs; main wires the real ones, unit tests inject fakes. */
+/** The seams the flow needs; restart/wiring.ts assembles the real ones, unit tests inject fakes. */
 export interface RestartDeps {
   config: ConfigFile;
   workload(s: ServiceKey): Workload | undefined;
@@ -41,8 +19,10 @@ export interface RestartDeps {
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
   /** Restarts per caller: `wait` says how long this caller must wait (0: go), `spend` records an applied one. */
   rateLimit: { wait(key: string): number; spend(key: string): void };
-  /** Services whose needed permissions the self-check found missing, with why. */
-  unusable(s: ServiceKey): string | undefined;
+  /** The permissions the app itself lacks for a service (the self-check's `unusable`), if any. */
+  unusable(s: ServiceKey): string[] | undefined;
+  /** Writes the audit line of one outcome. */
+  audit(r: AuditRecord): void;
   instanceId: string;
   /** Whether the watch caches hold the cluster's state yet; before that "absent" means nothing. */
   synced?(): boolean;
@@ -51,9 +31,6 @@ export interface RestartDeps {
   now(): Date;
   log(msg: string, fields: Record<string, unknown>): void;
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Pure: checks the path segments against Kubernetes rules and the allow-list. */
 export function findService(
@@ -65,10 +42,10 @@ export function findService(
   if (!(KINDS as readonly string[]).includes(kind)) {
     return { ok: false, reason: "bad-request", detail: `unknown kind ${JSON.stringify(kind)}: expected Deployment, StatefulSet or DaemonSet` };
   }
-  if (!DNS_LABEL.test(namespace)) return { ok: false, reason: "bad-request", detail: `invalid namespace ${JSON.stringify(namespace)}` };
-  if (!DNS_SUBDOMAIN.test(name)) return { ok: false, reason: "bad-request", detail: `invalid name ${JSON.stringify(name)}` };
+  if (!isDnsLabel(namespace)) return { ok: false, reason: "bad-request", detail: `invalid namespace ${JSON.stringify(namespace)}` };
+  if (!isDnsSubdomain(name)) return { ok: false, reason: "bad-request", detail: `invalid name ${JSON.stringify(name)}` };
   const entry = cfg.services.find((s) => s.kind === kind && s.namespace === namespace && s.name === name);
-  if (!entry) return { ok: false, reason: "not-found", detail: `${kind} ${namespace}/${name} is not in the list of restartable services` };
+  if (!entry) return { ok: false, reason: "not-found", detail: notListed(kind, namespace, name) };
   return { ok: true, service: { kind: kind as Kind, namespace, name }, entry };
 }
 
@@ -80,7 +57,7 @@ export function rfc3339(d: Date): string {
 /**
  * The restartedAt to write: now, but always at least a second after the workload's current
  * value. Writing the same second again would change nothing, roll out nothing, and still look
- * like a restart.
+ * like a restart (issue 15 #13).
  */
 export function nextRestartedAt(now: Date, current: string | undefined): string {
   const prev = current ? Date.parse(current) : NaN;
@@ -90,29 +67,31 @@ export function nextRestartedAt(now: Date, current: string | undefined): string 
 
 const restartedAtOf = (w: Workload | undefined) => w?.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
 
+/** Records a request refused before the flow could run (cross-site, no identity, malformed path): audited like any outcome. */
+export function refuseRestart(deps: Pick<RestartDeps, "audit">, req: RestartRequest, r: RestartFailure): RestartFailure {
+  deps.audit(auditRecord(req, r));
+  return r;
+}
+
 export async function restartWorkload(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
+  const r = await attempt(deps, req);
+  deps.audit(auditRecord(req, r));
+  return r;
+}
+
+async function attempt(deps: RestartDeps, req: RestartRequest): Promise<RestartResult> {
   const found = findService(deps.config, req.kind, req.namespace, req.name);
   if (!found.ok) return found;
   const { service: s, entry } = found;
-  const fail = (reason: Reason, detail: string, extra: { retryAfterSec?: number } = {}): RestartFailure => ({
-    ok: false,
-    reason,
-    detail,
-    service: s,
-    ...extra,
-  });
+  const fail = (reason: Reason, detail: string, extra: { retryAfterSec?: number } = {}): RestartFailure => ({ ok: false, reason, detail, service: s, ...extra });
 
   // A service the caller may not see answers exactly like one that is not configured.
-  if (!mayView(deps.config, entry, req.identity)) {
-    return { ok: false, reason: "not-found", detail: `${s.kind} ${s.namespace}/${s.name} is not in the list of restartable services` };
-  }
-  const denied = mayRestart(deps.config, entry, req.identity);
-  if (denied) return fail("forbidden", denied);
+  if (!mayView(deps.config, entry, req.identity)) return { ok: false, reason: "not-found", detail: notListed(s.kind, s.namespace, s.name) };
+  const refusal = whyNotRestart(deps.config, entry, req.identity, deps.unusable(s));
+  if (refusal) return fail("forbidden", refusal.detail);
   const rateKey = req.identity.user || `addr:${req.source}`;
   const wait = deps.rateLimit.wait(rateKey);
   if (wait > 0) return fail("rate-limited", `too many restarts; try again in ${wait}s`, { retryAfterSec: wait });
-  const unusable = deps.unusable(s);
-  if (unusable) return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${unusable}`);
 
   // Before the first list the cache is empty: "does not exist" would be a guess.
   if (deps.synced && !deps.synced()) {
@@ -123,44 +102,44 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   if (s.kind === "Deployment" && (w.spec as { paused?: boolean } | undefined)?.paused) {
     return fail("paused", `can't restart paused deployment ${s.namespace}/${s.name} (run rollout resume first)`);
   }
+  const r = await lockAndPatch(deps, s, w, req.identity.user, fail);
+  // Only applied restarts spend budget: a refused one changed nothing.
+  if (r.ok) deps.rateLimit.spend(rateKey);
+  return r;
+}
 
-  // The holder is this instance, never anything the client chose (the request id is the client's).
+/** Lock → PATCH → record. The lock holder is this instance, never anything the client chose. */
+async function lockAndPatch(
+  deps: RestartDeps,
+  s: ServiceKey,
+  w: Workload,
+  user: string,
+  fail: (reason: Reason, detail: string) => RestartFailure,
+): Promise<RestartResult> {
   const holder = deps.instanceId;
-  const user = req.identity.user;
-  let acquired: boolean;
   // The app's own rights lost after start: 403 `forbidden` (it lacks rights), not a 502.
-  const lacksRights = (e: unknown) => {
-    if (!(e instanceof KubeError && e.code === 403)) return undefined;
+  const failure = (e: unknown) => {
+    if (!(e instanceof KubeError && e.code === 403)) return fail("upstream", (e as Error).message);
     deps.forbidden?.(e.message);
     return fail("forbidden", `the app itself lacks permissions for ${serviceId(s)}: ${e.message}`);
   };
+  let acquired: boolean;
   try {
     acquired = await deps.acquire(s, holder, user, deps.lease(s));
   } catch (e) {
-    return lacksRights(e) ?? fail("upstream", (e as Error).message);
+    return failure(e);
   }
   if (!acquired) return fail("locked", `a restart of ${s.kind} ${s.namespace}/${s.name} is already in progress`);
-
-  let at = nextRestartedAt(deps.now(), restartedAtOf(w));
   let patched: Workload;
+  let at: string;
   try {
-    patched = await deps.patch(s, at, user);
-    // Unchanged generation: the cache was behind and the object already had this value. Go once
-    // more past what the API server answered; a second no-op is reported, never a 200.
-    if ((patched.metadata?.generation ?? 0) <= (w.metadata?.generation ?? 0)) {
-      at = nextRestartedAt(deps.now(), restartedAtOf(patched) ?? at);
-      patched = await deps.patch(s, at, user);
-      if ((patched.metadata?.generation ?? 0) <= (w.metadata?.generation ?? 0)) {
-        throw new Error(`patch ${s.kind} ${s.namespace}/${s.name}: the PATCH changed nothing (generation stayed ${patched.metadata?.generation ?? 0})`);
-      }
-    }
+    [patched, at] = await patchForward(deps, s, w, user);
   } catch (e) {
     // Nothing changed in the cluster: free the lock so the next attempt is not refused.
     await deps.release(s, holder).catch((err) => deps.log("lock release failed", { service: serviceId(s), error: String(err) }));
-    return lacksRights(e) ?? fail("upstream", (e as Error).message);
+    return failure(e);
   }
   const generation = patched.metadata?.generation ?? 0;
-  deps.rateLimit.spend(rateKey);
   // Best effort after the fact: the restart happened even if these fail; they are logged.
   await Promise.all([
     deps.setGeneration(s, holder, generation, patched.metadata?.uid).catch((err) => deps.log("lock update failed", { service: serviceId(s), error: String(err) })),
@@ -168,3 +147,20 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   ]);
   return { ok: true, service: s, restartedAt: at, generation, user };
 }
+
+/**
+ * PATCHes a restartedAt later than the current one. An unchanged generation means the cache was
+ * behind and the object already had that value: go once more past what the API server answered;
+ * a second no-op is an error, never a 200 (issue 15 #13).
+ */
+async function patchForward(deps: RestartDeps, s: ServiceKey, w: Workload, user: string): Promise<[Workload, string]> {
+  const before = w.metadata?.generation ?? 0;
+  let at = nextRestartedAt(deps.now(), restartedAtOf(w));
+  let patched = await deps.patch(s, at, user);
+  if ((patched.metadata?.generation ?? 0) > before) return [patched, at];
+  at = nextRestartedAt(deps.now(), restartedAtOf(patched) ?? at);
+  patched = await deps.patch(s, at, user);
+  if ((patched.metadata?.generation ?? 0) > before) return [patched, at];
+  throw new Error(`patch ${s.kind} ${s.namespace}/${s.name}: the PATCH changed nothing (generation stayed ${patched.metadata?.generation ?? 0})`);
+}
+export type { Reason, RestartFailure, RestartRequest, RestartResult } from "./outcome.ts";

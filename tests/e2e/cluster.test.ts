@@ -1,6 +1,6 @@
 // e2e: the control plane itself — fake nodes Ready, and kubectl's own rollout restart completes for each kind.
 import { describe, expect, test } from "bun:test";
-import { cluster, getJson, kubectl, waitRollout } from "./harness.ts";
+import { cluster, getJson, kubectl, waitRollout } from "../support/harness.ts";
 
 // The local control plane (scripts/cluster.sh) pins its version and node count; on kind
 // (make e2e-kind) the same checks apply to whatever the kind cluster runs.

@@ -1,6 +1,6 @@
 // e2e: a drop-in for the original tool — running under exactly its README ClusterRole, the compatible features work.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { cluster, kubectl, openStatus, restartedAt, startApp, tempDir, waitRollout, writeFile } from "./harness.ts";
+import { cluster, kubectl, openStatus, restartedAt, startApp, tempDir, waitRollout, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-compat";
 const SERVICES = [

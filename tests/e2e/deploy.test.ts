@@ -7,7 +7,7 @@ import { parseEnv } from "../../src/config/env.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
 import { eventNeed, type Need, leaseNeeds, requiredNeeds } from "../../src/kube/access.ts";
 import { CLUSTER_ROLE_RULES, LEASE_RULES } from "../../src/rbac.ts";
-import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "./harness.ts";
+import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "../support/harness.ts";
 
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";
@@ -157,10 +157,21 @@ function expectHardened(dep: Obj): void {
   expect(c.resources).toEqual({ requests: { cpu: "25m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
 }
 
+/** Namespaced objects can only be dry-run in an existing namespace: creates just the Namespace (idempotent). */
+const createNamespace = () => kubectl(["apply", "--server-side", "-f", "-"], { input: JSON.stringify(one(moved, "Namespace")) });
+
+/** A real server-side apply of every re-homed object (idempotent: tests that need the objects call it themselves). */
+const applyMoved = () => kubectlFull(["apply", "--server-side", "-f", "-"], toStream(moved));
+
+/** Applies every object and fails unless the apply succeeded. */
+async function applied(): Promise<void> {
+  const r = await applyMoved();
+  if (r.code !== 0) throw new Error(`kubectl apply --server-side: exit ${r.code}: ${r.err}`);
+}
+
 describe("applied to the real control plane, re-homed into a fresh namespace", () => {
   test("server-side dry-run accepts every object without a warning (Pod Security included)", async () => {
-    // Namespaced objects can only be dry-run in an existing namespace: create just the Namespace.
-    await kubectl(["apply", "--server-side", "-f", "-"], { input: JSON.stringify(one(moved, "Namespace")) });
+    await createNamespace();
     const r = await kubectlFull(["apply", "--server-side", "--dry-run=server", "-f", "-"], toStream(moved));
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
@@ -172,6 +183,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
   });
 
   test("... and the same dry-run does warn about a loosened pod (the check above can fail)", async () => {
+    await createNamespace();
     const loose = structuredClone(one(moved, "Deployment"));
     loose.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true;
     loose.spec.template.spec.containers[0].securityContext.capabilities = { add: ["NET_ADMIN"] };
@@ -181,7 +193,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
   });
 
   test("a real server-side apply creates everything, hardened as promised", async () => {
-    const r = await kubectlFull(["apply", "--server-side", "-f", "-"], toStream(moved));
+    const r = await applyMoved();
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     for (const o of moved) {
@@ -192,6 +204,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
   });
 
   test("the ReplicaSet's pods pass Pod Security admission (pod objects exist, no FailedCreate)", async () => {
+    await applied();
     const selector = Object.entries(one(moved, "Deployment").spec.selector.matchLabels)
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
@@ -212,6 +225,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
   const resourceOf = (n: Need) => `${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""}`;
 
   test("the ServiceAccount may do everything the app's self-check asks for (src/kube/access.ts)", async () => {
+    await applied();
     const services = parseConfigFile(parseYaml(one(moved, "ConfigMap").data["config.yaml"]), "config.yaml").services;
     const needs = [...services.flatMap((s) => [...requiredNeeds(s), eventNeed(s.namespace)]), ...leaseNeeds(NS)];
     const keys = [...new Set(needs.map((n) => JSON.stringify([n.verb, resourceOf(n), n.namespace])))].map((k) => JSON.parse(k) as [string, string, string]);
@@ -221,6 +235,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
   });
 
   test("... and nothing it does not need", async () => {
+    await applied();
     const denied: [string, string, string?, string?][] = [
       ["delete", "deployments.apps", "shop"],
       ["create", "deployments.apps", "shop"],

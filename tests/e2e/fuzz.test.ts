@@ -2,7 +2,9 @@
 import { beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { type AppProcess, auditEvents, getJson, kubectl, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { auditEvents, auditFlushed } from "../support/audit.ts";
+import { type AppProcess, getJson, kubectl, startApp, tempDir, waitRollout, writeFile } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "k8s-restart-app-fuzz";
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
@@ -265,23 +267,7 @@ let app: AppProcess;
 beforeAll(async () => {
   await kubectl(["create", "namespace", NS], { allowFail: true });
   await kubectl(["-n", NS, "delete", "lease", "--all", "--wait=true"]);
-  const d = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "fuzz-target", namespace: NS, labels: { app: "fuzz-target" } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: "fuzz-target" } },
-      template: {
-        metadata: { labels: { app: "fuzz-target" } },
-        spec: {
-          nodeSelector: { type: "kwok" },
-          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
-        },
-      },
-    },
-  };
+  const d = kwokDeployment(NS, "fuzz-target");
   await kubectl(["apply", "-f", "-"], { input: JSON.stringify(d) });
   await waitRollout("Deployment", NS, "fuzz-target");
   const tokens = writeFile(tempDir("k8s-restart-app-fuzz-"), "tokens.yaml", `- {token: "${TOKEN}", user: fuzzer, groups: [fuzz]}\n`);
@@ -320,9 +306,7 @@ test(`${COUNT} random requests: no 5xx, the app survives, nothing is patched`, a
   expect(await list.json()).toEqual({ services: [{ kind: "Deployment", name: "fuzz-target", namespace: NS }] });
 
   // Nothing patched: not in the API server's audit log, not on the object, not in the app's own audit.
-  const marker = `audit-marker-${randomBytes(6).toString("hex")}`;
-  await kubectl(["-n", NS, "get", "configmap", marker, "--ignore-not-found"]);
-  await waitFor(() => auditEvents(since, (e) => e.objectRef?.name === marker).length > 0, 10_000, "the audit log to catch up");
+  await auditFlushed();
   const patches = auditEvents(since, (e) => e.verb === "patch" && (e.objectRef?.namespace === NS || (e.userAgent ?? "").startsWith("k8s-restart-app")) && e.objectRef?.resource !== "leases");
   expect(patches.filter((e) => e.objectRef?.namespace === NS)).toEqual([]);
   const after = await getJson(["-n", NS, "get", "deployment", "fuzz-target"]);

@@ -11,9 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { leaseName } from "../../src/kube/lease.ts";
+import { leaseName } from "../../src/kube/lock.ts";
 import { type ServiceKey } from "../../src/config/file.ts";
-import { type AppProcess, auditEvents, cluster, getJson, kubectl, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "./harness.ts";
+import { auditEvents } from "../support/audit.ts";
+import { type AppProcess, cluster, getJson, kubectl, openStatus, renderRehomed, restartedAt, ROOT, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { readMetrics } from "../support/metrics.ts";
+import { kwokDeployment, PAUSE_IMAGE } from "../support/workloads.ts";
 
 const NS = "k8s-restart-app-image";
 const SA = "k8s-restart-app";
@@ -146,23 +149,7 @@ async function baseRbac(): Promise<Record<string, any>[]> {
   return docs.filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind));
 }
 
-const targetDeployment = {
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name: TARGET.name, namespace: NS },
-  spec: {
-    replicas: 1,
-    selector: { matchLabels: { app: TARGET.name } },
-    template: {
-      metadata: { labels: { app: TARGET.name } },
-      spec: {
-        tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-        terminationGracePeriodSeconds: 2,
-        containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }],
-      },
-    },
-  },
-};
+const targetDeployment = kwokDeployment(NS, TARGET.name, { pod: { terminationGracePeriodSeconds: 2, containers: [{ name: "pause", image: PAUSE_IMAGE }] } });
 
 let rbacObjects: Record<string, any>[] = [];
 /** Temporary directories outside the roots, removed at the end. */
@@ -261,15 +248,12 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
     });
 
     test("/metrics reports the stamped version and commit", async () => {
-      const res = await fetch(`${app.url}/metrics`);
-      expect(res.status).toBe(200);
       const { version, commit } = stamp();
-      expect(await res.text()).toContain(`restart_app_build_info{version="${version}",commit="${commit}"} 1`);
+      expect((await readMetrics(app.url)).value("restart_app_build_info", { version, commit })).toBe(1);
     });
 
     test("/readyz is 200 and the permission self-check found nothing missing", async () => {
-      // The self-check runs in the background right after start; give it a moment to report.
-      await Bun.sleep(1000);
+      // The self-check runs before the app listens (src/main.ts), so startApp's /readyz 200 came after its report.
       const res = await fetch(`${app.url}/readyz`);
       const body = await res.text();
       expect(res.status).toBe(200);
@@ -278,8 +262,18 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
     });
 
     test("a restart is 200, changes restartedAt, is made as the expected identity, and the lock is released", async () => {
-      const since = new Date(Date.now() - 1000).toISOString();
+      // Restartable: no earlier restart's rollout or lock is still in progress.
+      await waitRollout(TARGET.kind, NS, TARGET.name);
+      await waitFor(
+        async () => !(await getJson(["-n", NS, "get", "lease", "--ignore-not-found", leaseName(TARGET)]).catch(() => undefined))?.spec?.holderIdentity,
+        30_000,
+        "no restart lock held",
+        250,
+      );
       const before = await restartedAt(TARGET.kind, NS, TARGET.name);
+      // restartedAt has one-second resolution: a restart within the second of the last one would not change it.
+      if (before) await waitFor(() => Date.now() >= Date.parse(before) + 1000, 5_000, "the second of the previous restart to pass", 20);
+      const since = new Date().toISOString();
       const res = await fetch(`${app.url}/api/v1/service/${TARGET.kind}/${NS}/${TARGET.name}/restart`, { method: "POST" });
       const body = (await res.json()) as Record<string, any>;
       expect(res.status).toBe(200);
@@ -289,11 +283,11 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
       expect(after).not.toBe(before);
       expect(after).toBe(body.restarted_at);
       await waitFor(
-        () => auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name).length > 0,
+        () => auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name).length > 0,
         10_000,
         "the PATCH in the audit log",
       );
-      const patch = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name)[0]!;
+      const patch = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === NS && e.objectRef?.name === TARGET.name)[0]!;
       expect(patch.responseStatus?.code).toBe(200);
       expectUser(patch.user.username);
       // The lock is a Lease in the lock namespace, taken for this restart (acquireTime) and
@@ -311,7 +305,11 @@ function servesFromTheImage(mode: "kubeconfig" | "in-cluster", files: () => Reco
       );
     }, 90_000);
 
-    test("logged no error", () => {
+    test("serves its page, status and metrics and logs no error", async () => {
+      for (const path of ["/", "/api/v1/service", "/metrics", "/readyz"]) expect((await fetch(`${app.url}${path}`)).status, path).toBe(200);
+      const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+      expect(JSON.parse(await ws.until(() => true, 10_000, "the full state")).kind_namespace_name).toEqual(TARGET);
+      ws.close();
       expect(app.entries().filter((e) => e.level === "error")).toEqual([]);
     });
   });

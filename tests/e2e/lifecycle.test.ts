@@ -1,6 +1,8 @@
 // e2e: locks that outlive the app process, rollout failure release, SIGTERM handling.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AuditEvent, auditEvents, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "./harness.ts";
+import { type AuditEvent, auditEvents, auditFlushed } from "../support/audit.ts";
+import { getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "k8s-restart-app-lock";
 const SERVICES = [
@@ -19,28 +21,15 @@ async function stuckDeployment(): Promise<void> {
   const cpus = nodes.map((n: any) => Number.parseInt(n.status.allocatable.cpu, 10));
   const request = Math.floor(Math.min(...cpus) * 0.6);
   const replicas = nodes.length;
-  const manifest = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "stuck", namespace: NS },
-    spec: {
-      replicas,
-      progressDeadlineSeconds: 20,
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      selector: { matchLabels: { app: "stuck" } },
-      template: {
-        metadata: { labels: { app: "stuck" } },
-        spec: {
-          affinity: {
-            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "stuck" } }, topologyKey: "kubernetes.io/hostname" }] },
-          },
-          nodeSelector: { type: "kwok" },
-          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "example.invalid/stuck:1", resources: { requests: { cpu: String(request) } } }],
-        },
+  const manifest = kwokDeployment(NS, "stuck", {
+    spec: { replicas, progressDeadlineSeconds: 20, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+    pod: {
+      affinity: {
+        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "stuck" } }, topologyKey: "kubernetes.io/hostname" }] },
       },
+      containers: [{ name: "app", image: "example.invalid/stuck:1", resources: { requests: { cpu: String(request) } } }],
     },
-  };
+  });
   await kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest) });
   await waitRollout("Deployment", NS, "stuck", "90s");
 }
@@ -56,6 +45,7 @@ const parse = (m: string) => JSON.parse(m) as any;
 
 describe("locks in the cluster", () => {
   test("the lock survives an app restart and is released when the rollout fails (ProgressDeadlineExceeded)", async () => {
+    await kubectl(["-n", NS, "delete", "lease", "--all"]);
     const env = { LOCK_NAMESPACE: NS, RATE_LIMIT_PER_MINUTE: "0" };
     const first = await startApp({ services: SERVICES, env });
     const res = await fetch(`${first.url}/api/v1/service/Deployment/${NS}/stuck/restart`, { method: "POST" });
@@ -97,7 +87,7 @@ describe("locks in the cluster", () => {
   }, 60_000);
 
   test("FORCE_UNLOCK_SEC frees a lock whose rollout never settles", async () => {
-    // Reset the stuck deployment's failure so the next restart is progressing again.
+    // No lock from an earlier restart: this one must be taken by the restart below.
     await kubectl(["-n", NS, "delete", "lease", "--all"]);
     const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, FORCE_UNLOCK_SEC: "3", ROLLOUT_TIMEOUT_SEC: "600", RATE_LIMIT_PER_MINUTE: "0" } });
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/${NS}/stuck/status`);
@@ -210,11 +200,14 @@ describe("watch, not polling", () => {
     const app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: NS, WATCH_INTERVAL: "1" } });
     // Only this app process's requests (its pid is in its User-Agent): other apps may be running.
     const mine = (e: AuditEvent) => (e.userAgent ?? "").startsWith("k8s-restart-app/") && (e.userAgent ?? "").endsWith(`-${app.proc.pid})`);
-    await Bun.sleep(1000);
+    // Start-up is over once every request it made is in the audit log; the idle window starts after.
+    await auditFlushed();
     const since = new Date().toISOString();
-    await Bun.sleep(5000);
     // The filter does see this app: its initial lists are there.
     expect(auditEvents(startedAt, (e) => mine(e) && e.verb === "list").length).toBeGreaterThanOrEqual(3);
+    // Not a wait for something: idling IS the test (WATCH_INTERVAL=1, so a polling app would ask ≥ 5 times).
+    await Bun.sleep(5000);
+    await auditFlushed();
     const reqs = auditEvents(since, (e) => mine(e) && e.verb !== "watch");
     expect(reqs.map((e) => `${e.verb} ${e.objectRef?.resource}`)).toEqual([]);
     await app.stop();
@@ -242,6 +235,7 @@ describe("WATCH_INTERVAL is the websocket heartbeat", () => {
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(2000);
     expect(elapsed).toBeLessThan(12_000);
+    // Not a wait for something: the live client must stay connected through 7 s (3.5 heartbeats) of idle time.
     await Bun.sleep(Math.max(0, 7000 - elapsed));
     expect(live.closed()).toBeUndefined();
     live.close();

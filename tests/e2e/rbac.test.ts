@@ -1,10 +1,12 @@
 // e2e: the app's own Kubernetes permissions — the self-check against a ServiceAccount lacking patch, and the `rbac` subcommand's least-privilege Roles working end to end.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CLUSTER_ROLE_RULES } from "../../src/rbac.ts";
-import { type AppProcess, ROOT, auditEvents, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { auditEvents, auditFlushed } from "../support/audit.ts";
+import { type AppProcess, ROOT, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
+import { readMetrics } from "../support/metrics.ts";
+import { kwokPodTemplate } from "../support/workloads.ts";
 
 const APP_NS = "k8s-restart-app-rbac";
 const NS_A = "k8s-restart-app-rbac-a";
@@ -12,21 +14,12 @@ const NS_B = "k8s-restart-app-rbac-b";
 const dir = tempDir("k8s-restart-app-rbac-");
 const parse = (m: string) => JSON.parse(m) as any;
 
-const podSpec = (name: string) => ({
-  metadata: { labels: { app: name } },
-  spec: {
-    nodeSelector: { type: "kwok" },
-    tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-    containers: [{ name: "app", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
-  },
-});
-
 function workload(kind: "Deployment" | "StatefulSet", namespace: string, name: string) {
   return {
     apiVersion: "apps/v1",
     kind,
     metadata: { name, namespace, labels: { app: name } },
-    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: podSpec(name), ...(kind === "StatefulSet" ? { serviceName: name } : {}) },
+    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: kwokPodTemplate(name), ...(kind === "StatefulSet" ? { serviceName: name } : {}) },
   };
 }
 
@@ -42,17 +35,6 @@ async function saKubeconfig(sa: string): Promise<string> {
     "current-context": "x",
   };
   return writeFile(dir, `${sa}.kubeconfig`, JSON.stringify(doc));
-}
-
-async function auditFlushed(since: string): Promise<void> {
-  const marker = `audit-marker-${randomBytes(6).toString("hex")}`;
-  await kubectl(["-n", APP_NS, "get", "configmap", marker, "--ignore-not-found"]);
-  await waitFor(() => auditEvents(since, (e) => e.objectRef?.name === marker).length > 0, 10_000, "the audit log to catch up");
-}
-
-function metric(text: string, name: string, labels: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(" ").at(-1)) : 0;
 }
 
 /** Runs the app binary's `rbac` subcommand exactly as an operator would. */
@@ -86,7 +68,7 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
   let app: AppProcess;
   const web = { kind: "Deployment", name: "rb-web", namespace: NS_A };
   const worker = { kind: "Deployment", name: "rb-worker", namespace: NS_B };
-  const labels = `kind="Deployment",namespace="${NS_A}",name="rb-web"`;
+  const labels = { kind: "Deployment", namespace: NS_A, name: "rb-web" };
   const missing = `patch deployments.apps/rb-web in namespace ${NS_A}`;
 
   beforeAll(async () => {
@@ -144,7 +126,7 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
   });
 
   test("a restart is a clean 403 JSON, patches nothing and counts as failed", async () => {
-    const before = await (await fetch(`${app.url}/metrics`)).text();
+    const before = await readMetrics(app.url);
     const since = new Date().toISOString();
     const annotation = (await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations;
     const res = await fetch(`${app.url}/api/v1/service/Deployment/${NS_A}/rb-web/restart`, { method: "POST" });
@@ -154,15 +136,16 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     expect(body.error).toBe("forbidden");
     expect(body.message).toContain("the app itself lacks permissions");
     expect(body.message).toContain(missing);
-    await auditFlushed(since);
+    await auditFlushed();
     const sa = `system:serviceaccount:${APP_NS}:nopatch`;
     expect(auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.namespace === NS_A)).toEqual([]);
     // The app did not even try (it knew): no request of the SA was refused by the API server.
     expect(auditEvents(since, (e) => e.user.username === sa && e.responseStatus?.code === 403)).toEqual([]);
     expect((await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations).toEqual(annotation);
-    const after = await (await fetch(`${app.url}/metrics`)).text();
-    expect(metric(after, "restart_app_restarts_failed_total", labels)).toBe(metric(before, "restart_app_restarts_failed_total", labels) + 1);
-    expect(metric(after, "restart_app_restarts_total", labels)).toBe(metric(before, "restart_app_restarts_total", labels) + 1);
+    const after = await readMetrics(app.url);
+    const delta = (name: string) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
+    expect(delta("restart_app_restarts_failed_total")).toBe(1);
+    expect(delta("restart_app_restarts_total")).toBe(1);
   });
 });
 
@@ -183,7 +166,9 @@ describe("`rbac` subcommand: least-privilege namespaced Roles", () => {
     expect(r.code).toBe(0);
     printed = r.out;
     docs = parseAllDocuments(printed).map((d) => d.toJS());
-  });
+    // The printed Roles, applied as an operator would: the grants the tests below check and run under.
+    await kubectl(["apply", "-f", "-"], { input: printed });
+  }, 60_000);
 
   test("prints one Role + RoleBinding per workload namespace and the Lease Role in the app namespace, nothing cluster-scoped", () => {
     expect(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`)).toEqual([
@@ -196,8 +181,8 @@ describe("`rbac` subcommand: least-privilege namespaced Roles", () => {
     ]);
     const a = docs.find((d) => d.kind === "Role" && d.metadata.namespace === NS_A);
     const named = (resource: string) => a.rules.find((r: any) => r.resources.includes(resource) && r.verbs.includes("patch"));
-    expect(named("deployments")).toEqual({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "patch"], resourceNames: ["rb-web"] });
-    expect(named("statefulsets")).toEqual({ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get", "patch"], resourceNames: ["rb-db"] });
+    expect(named("deployments")).toEqual({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["patch"], resourceNames: ["rb-web"] });
+    expect(named("statefulsets")).toEqual({ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["patch"], resourceNames: ["rb-db"] });
     // Every rule granting patch names its objects.
     for (const d of docs.filter((x) => x.kind === "Role")) for (const r of d.rules) if (r.verbs.includes("patch")) expect(r.resourceNames?.length).toBeGreaterThan(0);
     for (const b of docs.filter((x) => x.kind === "RoleBinding")) expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "restarter", namespace: APP_NS }]);
@@ -216,7 +201,6 @@ describe("`rbac` subcommand: least-privilege namespaced Roles", () => {
   });
 
   test("applied to the cluster, the printed Roles grant patch on exactly the configured workloads", async () => {
-    await kubectl(["apply", "-f", "-"], { input: printed });
     const can = async (verb: string, what: string, ns: string) =>
       (await kubectl(["auth", "can-i", verb, what, "-n", ns, `--as=${sa}`], { allowFail: true })).trim();
     expect(await can("patch", "deployments/rb-web", NS_A)).toBe("yes");
@@ -258,7 +242,7 @@ describe("`rbac` subcommand: least-privilege namespaced Roles", () => {
       expect(lease.spec.holderIdentity ?? "").toBe("");
     }
     ws.close();
-    await auditFlushed(since);
+    await auditFlushed();
     const patches = auditEvents(since, (e) => e.verb === "patch" && e.user.username === sa);
     expect(patches.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name} ${e.responseStatus?.code}`).sort()).toEqual([
       "deployments/rb-web 200",

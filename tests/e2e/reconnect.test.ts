@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
-import { cluster, kubectl, openStatus, startApp, tempDir, waitFor, writeFile } from "./harness.ts";
+import { cluster, kubectl, openStatus, startApp, tempDir, waitFor, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-reconnect";
 const target = new URL(cluster.APISERVER);

@@ -1,6 +1,8 @@
 // e2e against the real control plane: wire shapes, status codes, the annotation, locks, concurrency, metrics.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, SAMPLE_SERVICES as SERVICES, startApp, waitFor, waitRollout } from "./harness.ts";
+import { auditEvents, auditFlushed } from "../support/audit.ts";
+import { type AppProcess, getJson, kubectl, openStatus, restartedAt, SAMPLE_SERVICES as SERVICES, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { readMetrics } from "../support/metrics.ts";
 
 const LOCK_NS = "k8s-restart-app-e2e";
 
@@ -18,6 +20,17 @@ beforeAll(async () => {
 const post = (path: string, init: RequestInit = {}) => fetch(`${app.url}${path}`, { method: "POST", ...init });
 const parse = (m: string) => JSON.parse(m) as any;
 const isFor = (name: string) => (m: string) => parse(m).kind_namespace_name?.name === name;
+
+/** Waits until the app reports the service rolled out and unlocked, so a restart of it is accepted. */
+async function restartable(kind: string, namespace: string, name: string): Promise<void> {
+  await waitRollout(kind, namespace, name);
+  await waitFor(async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/${kind}/${namespace}/${name}/status`);
+    const m = parse(await ws.until(() => true, 5000));
+    ws.close();
+    return m.is_locked === false && m.status.rollout === "complete";
+  }, 60_000, `${name} rolled out and unlocked`);
+}
 
 describe("compatible API surface", () => {
   test("GET /api/v1/service lists the configured services in the original shape", async () => {
@@ -70,7 +83,7 @@ describe("compatible API surface", () => {
     const res = await post("/api/v1/service/Deployment/shop/frozen/restart");
     expect(res.status).toBe(409);
     expect((await res.json()).message).toContain("can't restart paused deployment");
-    await Bun.sleep(1500); // the audit log is written asynchronously by the apiserver
+    await auditFlushed();
     const patches = auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource !== "leases");
     expect(patches).toEqual([]);
   });
@@ -78,6 +91,7 @@ describe("compatible API surface", () => {
 
 describe("restart flow", () => {
   test("restart patches only restartedAt, locks (423), pushes progress, releases after the rollout", async () => {
+    await restartable("Deployment", "shop", "web");
     const before = await getJson(["-n", "shop", "get", "deployment", "web"]);
     expect(before.spec.template.metadata.annotations?.["example.com/keep-me"]).toBe("yes");
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
@@ -119,11 +133,13 @@ describe("restart flow", () => {
   }, 120_000);
 
   test("StatefulSet and DaemonSet restarts roll out to completion", async () => {
-    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
-    for (const [kind, ns, name] of [
+    const targets = [
       ["StatefulSet", "billing", "ledger"],
       ["DaemonSet", "shop", "agent"],
-    ] as const) {
+    ] as const;
+    for (const [kind, ns, name] of targets) await restartable(kind, ns, name);
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
+    for (const [kind, ns, name] of targets) {
       const res = await post(`/api/v1/service/${kind}/${ns}/${name}/restart`);
       expect(res.status, name).toBe(200);
       const at = (await res.json()).restarted_at;
@@ -138,7 +154,7 @@ describe("restart flow", () => {
   }, 200_000);
 
   test("?wait=<seconds> answers only once the rollout is complete and the lock released", async () => {
-    await waitRollout("StatefulSet", "shop", "db");
+    await restartable("StatefulSet", "shop", "db");
     const t0 = Date.now();
     const res = await post("/api/v1/service/StatefulSet/shop/db/restart?wait=90");
     expect(res.status).toBe(200);
@@ -156,19 +172,20 @@ describe("restart flow", () => {
   }, 120_000);
 
   test("N concurrent POSTs for one service ⇒ exactly one PATCH, the others 423", async () => {
-    await waitRollout("Deployment", "billing", "worker");
-    await waitFor(async () => {
-      const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/billing/worker/status`);
-      const m = parse(await ws.until(() => true, 5000));
-      ws.close();
-      return m.is_locked === false;
-    }, 30_000, "worker unlocked");
+    await restartable("Deployment", "billing", "worker");
+    const worker = { kind: "Deployment", namespace: "billing", name: "worker" };
+    const before = await readMetrics(app.url);
     const since = new Date().toISOString();
     const N = 25;
     const codes = await Promise.all(Array.from({ length: N }, () => post("/api/v1/service/Deployment/billing/worker/restart").then((r) => r.status)));
     expect(codes.filter((c) => c === 200).length).toBe(1);
     expect(codes.filter((c) => c === 423).length).toBe(N - 1);
-    await Bun.sleep(2000);
+    // The metrics count every attempt, and every refusal as a failure.
+    const after = await readMetrics(app.url);
+    const delta = (name: string) => (after.value(name, worker) ?? 0) - (before.value(name, worker) ?? 0);
+    expect(delta("restart_app_restarts_total")).toBe(N);
+    expect(delta("restart_app_restarts_failed_total")).toBe(N - 1);
+    await auditFlushed();
     const patches = auditEvents(
       since,
       (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === "billing" && e.objectRef?.name === "worker",
@@ -178,20 +195,23 @@ describe("restart flow", () => {
   }, 90_000);
 
   test("metrics carry the original names and count restarts and failures", async () => {
+    await restartable("Deployment", "shop", "web");
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`);
     await ws.until(isFor("web"));
-    const m = await (await fetch(`${app.url}/metrics`)).text();
-    const value = (name: string, labels: string) => {
-      const line = m.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-      return line ? Number(line.split(" ").at(-1)) : undefined;
-    };
-    const web = 'kind="Deployment",namespace="shop",name="web"';
-    expect(value("restart_app_restarts_total", web)).toBe(3);
-    expect(value("restart_app_restarts_failed_total", web)).toBe(1);
-    expect(value("restart_app_restarts_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(25);
-    expect(value("restart_app_restarts_failed_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(24);
-    expect(value("restart_app_connected_status_watchers", web)).toBeGreaterThanOrEqual(1);
-    expect(m).toContain("process_resident_memory_bytes");
+    const web = { kind: "Deployment", namespace: "shop", name: "web" };
+    const before = await readMetrics(app.url);
+    const count = (m: typeof before, name: string) => m.value(name, web) ?? 0;
+    const ok = await post("/api/v1/service/Deployment/shop/web/restart");
+    expect(ok.status).toBe(200);
+    const at = (await ok.json()).restarted_at;
+    expect((await post("/api/v1/service/Deployment/shop/web/restart")).status).toBe(423);
+    const after = await readMetrics(app.url);
+    // Every attempt counts as a restart; the refused one (423) also as a failure.
+    expect(count(after, "restart_app_restarts_total")).toBe(count(before, "restart_app_restarts_total") + 2);
+    expect(count(after, "restart_app_restarts_failed_total")).toBe(count(before, "restart_app_restarts_failed_total") + 1);
+    expect(after.value("restart_app_connected_status_watchers", web)).toBeGreaterThanOrEqual(1);
+    expect(after.value("process_resident_memory_bytes")).toBeGreaterThan(0);
+    await ws.until((m) => isFor("web")(m) && parse(m).status.last_restart === at && parse(m).status.rollout === "complete" && !parse(m).is_locked, 60_000, "web rolled out and unlocked");
     ws.close();
-  });
+  }, 90_000);
 });

@@ -1,7 +1,9 @@
 // e2e "who may restart what": cross-site refusal, security headers, proxy and token sign-in, per-service rules, the audit trail, the rate limit.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { type AppProcess, auditEvents, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "./harness.ts";
+import { auditEvents, auditFlushed } from "../support/audit.ts";
+import { type AppProcess, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "k8s-restart-app-sec";
 const NAMES = ["sec-web", "sec-team", "sec-alices", "sec-secret", "sec-tok", "sec-rl-1", "sec-rl-2", "sec-db", "sec-agent", "sec-rl-3"];
@@ -11,40 +13,9 @@ const parse = (m: string) => JSON.parse(m) as any;
 const EVIL = "https://evil.example";
 const TRUSTED = "https://trusted.example";
 
-/** One small Deployment whose pods the real scheduler puts on kwok's fake nodes. */
-function deployment(name: string) {
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace: NS, labels: { app: name } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { type: "kwok" },
-          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
-        },
-      },
-    },
-  };
-}
-
-/**
- * Returns once the API server's audit log holds everything up to now: a request made after the
- * ones under test (a GET of an object that does not exist) has been written.
- */
-async function auditFlushed(since: string): Promise<void> {
-  const marker = `audit-marker-${randomBytes(6).toString("hex")}`;
-  await kubectl(["-n", NS, "get", "configmap", marker, "--ignore-not-found"]);
-  await waitFor(() => auditEvents(since, (e) => e.objectRef?.name === marker).length > 0, 10_000, "the audit log to catch up");
-}
-
 /** PATCH requests on the Deployment recorded by the API server since `since` (by anyone). */
 async function patchesOf(name: string, since: string) {
-  await auditFlushed(since);
+  await auditFlushed();
   return auditEvents(since, (e) => e.verb === "patch" && e.objectRef?.resource === "deployments" && e.objectRef?.namespace === NS && e.objectRef?.name === name);
 }
 
@@ -60,7 +31,7 @@ async function settled(app: AppProcess, name: string, at: string, headers: Recor
 }
 
 let seq = 0;
-/** Request ids of every restart POST sent, per app, to check the audit trail is complete. */
+/** Request ids of every restart POST sent, per app, in order, to check the audit trail is complete. */
 const sent = new Map<AppProcess, string[]>();
 /** POST a restart with a fresh X-Request-Id (returned) so the app's audit line can be found. */
 async function restart(app: AppProcess, name: string, headers: Record<string, string> = {}) {
@@ -71,13 +42,22 @@ async function restart(app: AppProcess, name: string, headers: Record<string, st
   return { res, body, id };
 }
 
-/** Every restart attempt sent to `app` left exactly one audit line, and there are no others. */
-async function auditComplete(app: AppProcess): Promise<void> {
-  const ids = sent.get(app) ?? [];
+const auditLines = (app: AppProcess) => app.entries().filter((e) => e.audit === true);
+
+/** Where a test's part of the audit trail begins: the restart attempts sent to the app so far, and the audit lines it has written. */
+interface TrailMark {
+  sent: number;
+  lines: number;
+}
+const trailMark = (app: AppProcess): TrailMark => ({ sent: (sent.get(app) ?? []).length, lines: auditLines(app).length });
+
+/** Every restart attempt sent to `app` since `from` left exactly one audit line, and no other audit line was written meanwhile. */
+async function auditComplete(app: AppProcess, from: TrailMark): Promise<void> {
+  const ids = (sent.get(app) ?? []).slice(from.sent);
   expect(ids.length).toBeGreaterThan(0);
   for (const id of ids) await auditLine(app, id);
-  const lines = app.entries().filter((e) => e.audit === true);
-  expect(lines.length).toBe(ids.length);
+  const lines = auditLines(app).slice(from.lines);
+  expect(lines.map((l) => l.request_id).sort()).toEqual([...ids].sort());
   for (const l of lines) {
     expect(Object.keys(l)).toEqual(expect.arrayContaining(["audit", "user", "groups", "source", "service", "outcome", "request_id"]));
     expect(l.source).toBe("127.0.0.1");
@@ -96,7 +76,7 @@ async function auditLine(app: AppProcess, requestId: string): Promise<Record<str
 beforeAll(async () => {
   await kubectl(["create", "namespace", NS], { allowFail: true });
   await kubectl(["-n", NS, "delete", "lease", "--all", "--wait=true"]);
-  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: NAMES.map(deployment) }) });
+  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: NAMES.map((n) => kwokDeployment(NS, n)) }) });
   for (const n of NAMES) await waitRollout("Deployment", NS, n);
 }, 180_000);
 
@@ -107,6 +87,7 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
   }, 30_000);
 
   test("Sec-Fetch-Site: cross-site, or a foreign Origin, is refused with 403 and nothing is patched", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const before = await restartedAt("Deployment", NS, "sec-web");
     const a = await restart(app, "sec-web", { "Sec-Fetch-Site": "cross-site", Origin: EVIL });
@@ -125,9 +106,11 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
     for (const r of [a, b, c, d]) expect((await auditLine(app, r.id)).outcome).toBe("forbidden");
     expect(await patchesOf("sec-web", since)).toEqual([]);
     expect(await restartedAt("Deployment", NS, "sec-web")).toBe(before);
+    await auditComplete(app, from);
   });
 
   test("same-origin (Origin = the app's own + Sec-Fetch-Site: same-origin), curl-like (no Origin) and a TRUSTED_ORIGINS origin restart (200)", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const cases: [string, Record<string, string>][] = [
       ["same-origin", { Origin: app.url, "Sec-Fetch-Site": "same-origin" }],
@@ -142,6 +125,7 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
       await settled(app, "sec-web", r.body.restarted_at);
     }
     expect((await patchesOf("sec-web", since)).length).toBe(3);
+    await auditComplete(app, from);
   }, 120_000);
 
   test("a websocket upgrade from a foreign Origin is refused; the app's own and a trusted origin open", async () => {
@@ -179,7 +163,14 @@ describe("cross-site requests (AUTH_MODE=none)", () => {
     expect(api.headers.get("x-content-type-options")).toBe("nosniff");
     expect(api.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
-  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
+  test("each restart attempt writes exactly one audit line; other requests write none", async () => {
+    const from = trailMark(app);
+    expect((await fetch(`${app.url}/`)).status).toBe(200);
+    expect((await fetch(`${app.url}/api/v1/service`)).status).toBe(200);
+    expect((await restart(app, "sec-web", { Origin: EVIL })).res.status).toBe(403);
+    expect((await restart(app, "sec-nonexistent")).res.status).toBe(404);
+    await auditComplete(app, from);
+  });
 });
 
 describe("AUTH_MODE=proxy with per-service rules", () => {
@@ -205,6 +196,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
   }, 30_000);
 
   test("no identity: 401 JSON for the API, a 401 sign-in page for a browser, 401 for a restart", async () => {
+    const from = trailMark(app);
     const api = await fetch(`${app.url}/api/v1/service`);
     expect(api.status).toBe(401);
     expect(api.headers.get("content-type")).toContain("application/json");
@@ -231,6 +223,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     );
     expect(ws).toContain("failed to open");
     expect(await patchesOf("sec-team", since)).toEqual([]);
+    await auditComplete(app, from);
   });
 
   test("a good identity signs in: the page names the user", async () => {
@@ -240,6 +233,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
   });
 
   test("alice may restart her service: 200, restartedBy annotation, a Restarted Event naming her, restarted_by on the websocket, one audit line", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const r = await restart(app, "sec-alices", alice);
     expect(r.res.status).toBe(200);
@@ -272,9 +266,11 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(m.status.restarted_by).toBe("alice");
     ws.close();
     await settled(app, "sec-alices", r.body.restarted_at, alice);
+    await auditComplete(app, from);
   }, 90_000);
 
   test("mallory is denied (403) on alice's service and on the ops default; nothing is patched", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const before = await Promise.all(["sec-alices", "sec-team"].map((n) => restartedAt("Deployment", NS, n)));
     for (const name of ["sec-alices", "sec-team"]) {
@@ -290,9 +286,11 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     expect(await patchesOf("sec-alices", since)).toEqual([]);
     expect(await patchesOf("sec-team", since)).toEqual([]);
     expect(await Promise.all(["sec-alices", "sec-team"].map((n) => restartedAt("Deployment", NS, n)))).toEqual(before);
+    await auditComplete(app, from);
   });
 
   test("only the configured header family counts: X-Auth-Request-* neither signs in nor adds a group; carol (group ops, the top-level default) restarts", async () => {
+    const from = trailMark(app);
     expect((await fetch(`${app.url}/api/v1/service`, { headers: { "X-Auth-Request-User": "carol", "X-Auth-Request-Groups": "ops" } })).status).toBe(401);
     const escalate = await restart(app, "sec-team", { ...as("mallory", "dev"), "X-Auth-Request-Groups": "ops" });
     expect(escalate.res.status).toBe(403);
@@ -307,9 +305,11 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     const d = await getJson(["-n", NS, "get", "deployment", "sec-team"]);
     expect(d.spec.template.metadata.annotations["k8s-restart-app.k8scope.io/restartedBy"]).toBe("carol");
     await settled(app, "sec-team", r.body.restarted_at, carol);
+    await auditComplete(app, from);
   }, 90_000);
 
   test("a service hidden by viewGroups (own or top-level default) is absent for bob from the list, both websockets and the page; POST and its status socket answer 404", async () => {
+    const from = trailMark(app);
     const names = async (h: Record<string, string>) => ((await (await fetch(`${app.url}/api/v1/service`, { headers: h })).json()) as any).services.map((s: any) => s.name);
     expect(await names(bob)).toEqual(["sec-team", "sec-alices"]);
     // Positive control: a member of the group sees it, so its absence above is the rule at work;
@@ -321,6 +321,7 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
 
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/status`, bob);
     await waitFor(() => ws.messages.length >= 2, 10_000, "bob's status messages");
+    // Not a wait for something: the test is that no third message (sec-secret) comes, so give one the time to show up.
     await Bun.sleep(500);
     expect(ws.messages.map((m) => parse(m).kind_namespace_name.name).sort()).toEqual(["sec-alices", "sec-team"]);
     ws.close();
@@ -354,8 +355,16 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     );
     expect(direct).toContain("failed to open");
     expect(await patchesOf("sec-secret", since)).toEqual([]);
+    await auditComplete(app, from);
   }, 60_000);
-  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
+  test("each restart attempt writes exactly one audit line; other requests write none", async () => {
+    const from = trailMark(app);
+    expect((await fetch(`${app.url}/api/v1/service`)).status).toBe(401);
+    expect((await fetch(`${app.url}/api/v1/service`, { headers: alice })).status).toBe(200);
+    expect((await restart(app, "sec-team")).res.status).toBe(401);
+    expect((await restart(app, "sec-alices", mallory)).res.status).toBe(403);
+    await auditComplete(app, from);
+  });
 });
 
 describe("the README's services-file example (issue 15 #3): a service's own lists replace the defaults as a pair", () => {
@@ -375,6 +384,7 @@ describe("the README's services-file example (issue 15 #3): a service's own list
   }, 30_000);
 
   test("alice (top-level allowedUsers) is refused on db, which names only dba; a dba member restarts db; alice restarts web", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const refused = await restart(app, "sec-db", as("alice", ""));
     expect(refused.res.status).toBe(403);
@@ -389,6 +399,7 @@ describe("the README's services-file example (issue 15 #3): a service's own list
     expect([403]).toContain(notWeb.res.status);
     await settled(app, "sec-db", dba.body.restarted_at, as("dana", "dba"));
     await settled(app, "sec-web", web.body.restarted_at, as("alice", ""));
+    await auditComplete(app, from);
   }, 90_000);
 
   test("agent (own viewGroups [sre]) is seen by sre members and by those the defaults let restart it, not by others", async () => {
@@ -397,7 +408,6 @@ describe("the README's services-file example (issue 15 #3): a service's own list
     expect(await names(as("olga", "oncall"))).toContain("sec-agent");
     expect(await names(as("bob", "dev"))).toEqual(["sec-web", "sec-db"]);
   });
-  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
 });
 
 describe("AUTH_MODE=token", () => {
@@ -416,6 +426,7 @@ describe("AUTH_MODE=token", () => {
   }, 30_000);
 
   test("missing, forged and malformed tokens are 401 and patch nothing", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     const bad: [string, Record<string, string>][] = [
       ["missing", {}],
@@ -434,18 +445,22 @@ describe("AUTH_MODE=token", () => {
       expect((await auditLine(app, r.id)).outcome).toBe("unauthenticated");
     }
     expect(await patchesOf("sec-tok", since)).toEqual([]);
+    await auditComplete(app, from);
   });
 
   test("a valid token of a user not allowed is 403", async () => {
+    const from = trailMark(app);
     const since = new Date().toISOString();
     expect((await fetch(`${app.url}/api/v1/service`, { headers: bearer(ursula) })).status).toBe(200);
     const r = await restart(app, "sec-tok", bearer(ursula));
     expect(r.res.status).toBe(403);
     expect(await auditLine(app, r.id)).toMatchObject({ user: "ursula", outcome: "forbidden" });
     expect(await patchesOf("sec-tok", since)).toEqual([]);
+    await auditComplete(app, from);
   });
 
   test("a good token lists and restarts (200) as its user", async () => {
+    const from = trailMark(app);
     const list = await fetch(`${app.url}/api/v1/service`, { headers: bearer(tina) });
     expect(list.status).toBe(200);
     expect((await list.json()).services).toEqual([{ kind: "Deployment", name: "sec-tok", namespace: NS }]);
@@ -455,8 +470,15 @@ describe("AUTH_MODE=token", () => {
     const d = await getJson(["-n", NS, "get", "deployment", "sec-tok"]);
     expect(d.spec.template.metadata.annotations["k8s-restart-app.k8scope.io/restartedBy"]).toBe("tina");
     await settled(app, "sec-tok", r.body.restarted_at, bearer(tina));
+    await auditComplete(app, from);
   }, 90_000);
-  test("every restart attempt above wrote exactly one audit line", async () => await auditComplete(app));
+  test("each restart attempt writes exactly one audit line; other requests write none", async () => {
+    const from = trailMark(app);
+    expect((await fetch(`${app.url}/api/v1/service`, { headers: bearer(tina) })).status).toBe(200);
+    expect((await restart(app, "sec-tok")).res.status).toBe(401);
+    expect((await restart(app, "sec-tok", bearer(ursula))).res.status).toBe(403);
+    await auditComplete(app, from);
+  });
 });
 
 describe("rate limit", () => {
@@ -482,6 +504,7 @@ describe("rate limit", () => {
     expect([200, 423]).toContain(other.res.status);
     expect(await patchesOf("sec-rl-1", since)).toEqual([]);
     await settled(app, "sec-rl-1", first.body.restarted_at, ratty);
+    await auditComplete(app, { sent: 0, lines: 0 });
     await app.stop();
   }, 90_000);
 

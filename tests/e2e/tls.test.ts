@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { loadKubeConfig, makeKubeClient } from "../../src/kube/client.ts";
 import { ConfigError } from "../../src/config/env.ts";
-import { cluster, kubectl, startApp, tempDir, writeFile } from "./harness.ts";
+import { cluster, kubectl, startApp, tempDir, waitFor, writeFile } from "../support/harness.ts";
 
 const NS = "k8s-restart-app-tls";
 let token = "";
@@ -118,10 +118,10 @@ describe("TLS and auth modes against the real API server", () => {
     await app.stop();
     const bad = kubeconfig("app-wrongca", { "certificate-authority": await foreignCa() }, { token });
     const broken = await startApp({ kubeconfig: bad, services: [{ kind: "Deployment", name: "web", namespace: "shop" }], env: { LOCK_NAMESPACE: NS }, waitReady: false });
-    await Bun.sleep(1500);
+    // Not ready because of the CA: wait until the app has said so, then ask /readyz.
+    await waitFor(() => /certificate|SELF_SIGNED|verify/i.test(broken.logs().join("\n")), 15_000, "the app to log the certificate failure");
     const r = await fetch(`${broken.url}/readyz`);
     expect(r.status).toBe(503);
-    expect(broken.logs().join("\n")).toMatch(/certificate|SELF_SIGNED|verify/i);
     await broken.stop();
   }, 60_000);
 });

@@ -57,14 +57,14 @@ describe("API request timeouts", () => {
 
 describe("the in-process lock guard never outlives its request", () => {
   test("a Lease write that times out frees the guard: the next attempt asks the API server again instead of answering locked", async () => {
-    const { makeLeaseLocks } = await import("../../src/kube/lease.ts");
+    const { makeLeaseLocks } = await import("../../src/kube/lease-locks.ts");
     const locks = makeLeaseLocks(client(200), "locks");
     const web = { kind: "Deployment" as const, namespace: "shop", name: "web" };
-    const first = locks.acquire(web, "pod-a", "alice", 300, undefined).then(() => "acquired", (e) => e);
+    const first = locks.acquire(web, "pod-a", "alice", 300, undefined).then(() => "acquired", (e: unknown) => e);
     // Meanwhile a concurrent request in this process is refused at once.
     expect(await locks.acquire(web, "pod-a", "bob", 300, undefined)).toBe(false);
     expect(await first).toBeInstanceOf(KubeError);
-    const again = await locks.acquire(web, "pod-a", "carol", 300, undefined).then(() => "acquired", (e) => e);
+    const again = await locks.acquire(web, "pod-a", "carol", 300, undefined).then(() => "acquired", (e: unknown) => e);
     expect(again).toBeInstanceOf(KubeError);
     expect((again as Error).message).toContain("Timeout");
   });

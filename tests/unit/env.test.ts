@@ -23,7 +23,7 @@ describe("parseEnv defaults", () => {
   test("scalar defaults match the original tool", () => {
     expect(env.configFilePath).toBe("config.yaml");
     expect(env.kubeConfigPath).toBe("");
-    expect(env.watchIntervalSec).toBe(10);
+    expect(env.heartbeatSec).toBe(10);
     expect(env.forceUnlockSec).toBe(300);
     expect(env.rolloutTimeoutSec).toBe(300);
     expect(env.rateLimitPerMinute).toBe(10);
@@ -54,7 +54,7 @@ describe("parseEnv defaults", () => {
   });
 
   test("an empty numeric variable means its default", () => {
-    expect(parseEnv({ WATCH_INTERVAL: "" }).watchIntervalSec).toBe(10);
+    expect(parseEnv({ WATCH_INTERVAL: "" }).heartbeatSec).toBe(10);
   });
 });
 
@@ -92,7 +92,7 @@ describe("parseEnv accepted values", () => {
       CONFIG_FILE_PATH: "/etc/app/services.yaml",
       KUBE_CONFIG_PATH: "/home/me/.kube/config",
     });
-    expect(env.watchIntervalSec).toBe(30);
+    expect(env.heartbeatSec).toBe(30);
     expect(env.forceUnlockSec).toBe(600);
     expect(env.rateLimitPerMinute).toBe(0);
     expect(env.logLevel).toBe("debug");

@@ -1,14 +1,13 @@
-// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts parseTokens (makeAuthn: auth.test.ts) and src/http/ratelimit.ts.
+// Covers src/http/template.ts fill, src/http/security.ts crossSiteRefusal, src/http/auth.ts parseTokens (makeAuthn: auth.test.ts), src/restart/ratelimit.ts, requestid.ts and clientaddr.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "../../src/config/env.ts";
+import { ConfigError, parseEnv } from "../../src/config/env.ts";
 import { parseTokens } from "../../src/http/auth.ts";
-import { requestIdFrom } from "../../src/http/requestid.ts";
-import { makeRateLimiter, type RateLimiter } from "../../src/http/ratelimit.ts";
 import { clientAddress } from "../../src/http/clientaddr.ts";
-import { parseEnv } from "../../src/config/env.ts";
+import { requestIdFrom } from "../../src/http/requestid.ts";
+import { makeRateLimiter, type RateLimiter } from "../../src/restart/ratelimit.ts";
 import { crossSiteRefusal } from "../../src/http/security.ts";
 import { escapeHtml, fill } from "../../src/http/template.ts";
 

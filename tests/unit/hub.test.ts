@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ServiceKey } from "../../src/config/file.ts";
 import type { ChangeScope, ClusterView } from "../../src/kube/cluster.ts";
-import { leaseName } from "../../src/kube/lease.ts";
+import { leaseName } from "../../src/kube/lock.ts";
 import type { Deployment, Lease, Pod } from "../../src/kube/types.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
 import { makeStatusHub } from "../../src/status/hub.ts";
@@ -67,7 +67,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 describe("status hub", () => {
   test("pushes a service once per real change, and only the services of the changed namespace", async () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB, DB, JOBS], 300);
+    const hub = makeStatusHub({ view: f.view, services: [WEB, DB, JOBS], timeoutSec: 300 });
     const seen: ServiceStatus[] = [];
     hub.onStatus((s) => seen.push(s));
     f.setWorkload(WEB, 2);
@@ -91,7 +91,7 @@ describe("status hub", () => {
   test("a pod event recomputes only the services whose selector takes the pod", async () => {
     const f = fakeView();
     const API: ServiceKey = { kind: "Deployment", namespace: "shop", name: "api" };
-    const hub = makeStatusHub(f.view, [WEB, API], 300);
+    const hub = makeStatusHub({ view: f.view, services: [WEB, API], timeoutSec: 300 });
     f.setWorkload(WEB, 2);
     f.setWorkload(API, 2);
     hub.refresh();
@@ -108,7 +108,7 @@ describe("status hub", () => {
 
   test("a burst of events in one tick becomes one push", async () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB], 300);
+    const hub = makeStatusHub({ view: f.view, services: [WEB], timeoutSec: 300 });
     hub.refresh();
     await tick();
     const seen: ServiceStatus[] = [];
@@ -123,7 +123,7 @@ describe("status hub", () => {
 
   test("a change made by a listener during a push is not lost (in-process lock released synchronously)", async () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB], 300);
+    const hub = makeStatusHub({ view: f.view, services: [WEB], timeoutSec: 300 });
     const now = Date.now();
     const held: Lease = { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 300, renewTime: new Date(now).toISOString() as never } };
     const seen: ServiceStatus[] = [];
@@ -143,15 +143,25 @@ describe("status hub", () => {
 
   test("a lock that expires is pushed as unlocked when it expires, with no event from the cluster", async () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB], 300);
+    // Hand-driven time: the hub arms one timer for the expiry; firing it is "time passing".
+    let now = Date.parse("2025-03-01T10:00:00Z");
+    const armed: { f: () => void; at: number }[] = [];
+    const timers = { now: () => now, setTimeout: (fn: () => void, ms: number) => armed.push({ f: fn, at: now + ms }), clearTimeout: () => {} };
+    const hub = makeStatusHub({ view: f.view, services: [WEB], timeoutSec: 300, timers });
     const seen: ServiceStatus[] = [];
     hub.onStatus((s) => seen.push(s));
     f.setWorkload(WEB, 2);
-    f.setLease(WEB, { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 1, renewTime: new Date().toISOString() as never } });
+    f.setLease(WEB, { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 1, renewTime: new Date(now).toISOString() as never } });
     hub.refresh();
     await tick();
     expect(hub.current(WEB)?.lock).not.toBeNull();
-    await Bun.sleep(1200);
+    // One timer, due just after the Lease's expiry (renewTime + 1 s).
+    const due = armed.at(-1)!;
+    expect(due.at - Date.parse("2025-03-01T10:00:01Z")).toBeGreaterThanOrEqual(0);
+    expect(due.at - Date.parse("2025-03-01T10:00:01Z")).toBeLessThan(1000);
+    now = due.at;
+    due.f();
+    await tick();
     expect(hub.current(WEB)?.lock).toBeNull();
     expect(seen.at(-1)?.lock).toBeNull();
     hub.stop();
@@ -159,7 +169,7 @@ describe("status hub", () => {
 
   test("a service the app may not watch is shown as unknown with the reason, never as missing", async () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB, JOBS], 300, undefined, new Map([["Deployment/ops/jobs", "the app may not watch this service: missing list deployments.apps in namespace ops"]]));
+    const hub = makeStatusHub({ view: f.view, services: [WEB, JOBS], timeoutSec: 300, unwatchable: new Map([["Deployment/ops/jobs", "the app may not watch this service: missing list deployments.apps in namespace ops"]]) });
     f.setWorkload(WEB, 2);
     hub.refresh();
     await tick();
@@ -171,7 +181,7 @@ describe("status hub", () => {
 
   test("connection changes reach the listeners with the list of stale watches", () => {
     const f = fakeView();
-    const hub = makeStatusHub(f.view, [WEB], 300);
+    const hub = makeStatusHub({ view: f.view, services: [WEB], timeoutSec: 300 });
     const got: string[][] = [];
     hub.onConnection((s) => got.push(s));
     f.setStale(["/api/v1/namespaces/shop/pods (ECONNREFUSED)"]);

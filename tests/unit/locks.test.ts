@@ -2,10 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import type { ServiceKey } from "../../src/config/file.ts";
 import { type KubeClient, KubeError, type KubeRequest } from "../../src/kube/client.ts";
-import { leaseName, makeLeaseLocks } from "../../src/kube/lease.ts";
-import { makeMemoryLocks } from "../../src/kube/memlocks.ts";
+import { makeLeaseLocks } from "../../src/kube/lease-locks.ts";
+import { LOCK_GENERATION, leaseName, lockFromLease } from "../../src/kube/lock.ts";
+import { makeMemoryLocks } from "../../src/kube/memory-locks.ts";
 import type { Lease } from "../../src/kube/types.ts";
-import { LOCK_GENERATION, lockFromLease } from "../../src/status/model.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
 const NOW = Date.parse("2025-03-01T10:00:00Z");

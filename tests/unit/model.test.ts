@@ -1,9 +1,11 @@
-// Covers src/status/model.ts (podPhases, podsOf, lockFromLease, serviceStatus, wireStatus) and src/status/selector.ts.
+// Covers src/status/model.ts (podPhases, podsOf, serviceStatus), lockFromLease (kube/lock.ts), wireStatus (http/render.ts) and src/status/selector.ts.
 import { describe, expect, test } from "bun:test";
 import type { V1LabelSelector } from "@kubernetes/client-node";
 import type { Deployment, Lease, Pod } from "../../src/kube/types.ts";
 import { RESTARTED_AT, RESTARTED_BY } from "../../src/kube/types.ts";
-import { LOCK_GENERATION, LOCK_USER, lockFromLease, podPhases, podsOf, serviceStatus, wireStatus } from "../../src/status/model.ts";
+import { wireStatus } from "../../src/http/render.ts";
+import { LOCK_GENERATION, LOCK_USER, lockFromLease } from "../../src/kube/lock.ts";
+import { podPhases, podsOf, serviceStatus } from "../../src/status/model.ts";
 import { matchesSelector } from "../../src/status/selector.ts";
 
 const NOW = Date.parse("2025-03-01T10:00:30Z");

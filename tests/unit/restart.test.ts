@@ -3,8 +3,9 @@ import { describe, expect, test } from "bun:test";
 import type { ConfigFile, ServiceKey } from "../../src/config/file.ts";
 import { KubeError } from "../../src/kube/client.ts";
 import type { Deployment, Lease, Workload } from "../../src/kube/types.ts";
-import { ANONYMOUS, type Identity, mayRestart, mayView } from "../../src/restart/identity.ts";
-import { makeReleaser, rolloutSettled } from "../../src/restart/release.ts";
+import { ANONYMOUS, type Identity, mayRestart, mayView, whyNotRestart } from "../../src/restart/identity.ts";
+import { makeReleaser } from "../../src/restart/release.ts";
+import { lockReleasable, restartOutcome } from "../../src/status/settle.ts";
 import { nextRestartedAt, type RestartDeps, type RestartRequest, restartWorkload, rfc3339 } from "../../src/restart/restart.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
 
@@ -47,6 +48,7 @@ function fakeDeps(o: Partial<RestartDeps> = {}) {
     instanceId: "pod-a-1",
     now: () => new Date("2025-03-01T10:00:00.789Z"),
     log: (msg, fields) => rec("log", msg, fields),
+    audit: (r) => rec("audit", r),
     ...o,
   };
   const called = (fn: string) => calls.filter((c) => c.fn === fn);
@@ -157,10 +159,21 @@ describe("restartWorkload", () => {
   });
 
   test("the app's own missing permissions → forbidden naming them", async () => {
-    const { deps, called } = fakeDeps({ unusable: () => "patch deployments.apps/web in namespace shop" });
+    const { deps, called } = fakeDeps({ unusable: () => ["patch deployments.apps/web in namespace shop"] });
     const r = await restartWorkload(deps, req());
     expect(r).toMatchObject({ ok: false, reason: "forbidden", detail: "the app itself lacks permissions for Deployment/shop/web: patch deployments.apps/web in namespace shop" });
     expect(called("acquire")).toHaveLength(0);
+  });
+
+  test("every outcome is audited once, naming the caller, the service and the outcome", async () => {
+    const ok = fakeDeps();
+    await restartWorkload(ok.deps, req({ identity: alice, requestId: "req-9", source: "10.0.0.7" }));
+    expect(ok.called("audit").map((c) => c.args[0])).toEqual([
+      { audit: true, user: "alice", groups: [], source: "10.0.0.7", service: { kind: "Deployment", namespace: "shop", name: "web" }, outcome: "restarted", detail: "generation 4", request_id: "req-9" },
+    ]);
+    const refused = fakeDeps({ workload: () => undefined });
+    await restartWorkload(refused.deps, req());
+    expect(refused.called("audit").map((c) => (c.args[0] as { outcome: string }).outcome)).toEqual(["missing"]);
   });
 
   test("workload not in the cluster → missing", async () => {
@@ -326,7 +339,8 @@ describe("identity rules", () => {
     ["restart permission implies view", { services: [] }, entry({ viewUsers: ["alice"], allowedUsers: ["carol"] }), carol, true, true],
     ["global viewUsers as default", { services: [], viewUsers: ["alice"] }, entry(), carol, true, false],
   ] as [string, ConfigFile, ReturnType<typeof entry>, Identity, boolean, boolean][])("%s", (_label, cfg, e, who, restart, view) => {
-    expect(mayRestart(cfg, e, who) === undefined).toBe(restart);
+    expect(mayRestart(cfg, e, who)).toBe(restart);
+    expect(whyNotRestart(cfg, e, who, undefined) === undefined).toBe(restart);
     expect(mayView(cfg, e, who)).toBe(view);
   });
 
@@ -347,7 +361,7 @@ describe("identity rules", () => {
   test.each(combos)("restart lists: %s", (_l, ou, og, tu, tg) => {
     const cfg: ConfigFile = { services: [], allowedUsers: fill(tu, "dana"), allowedGroups: fill(tg, "dba") };
     const e = entry({ allowedUsers: fill(ou, "dana"), allowedGroups: fill(og, "dba") });
-    expect(mayRestart(cfg, e, dana) === undefined).toBe(expected(ou, og, tu, tg));
+    expect(mayRestart(cfg, e, dana)).toBe(expected(ou, og, tu, tg));
   });
   test.each(combos)("view lists: %s", (_l, ou, og, tu, tg) => {
     const cfg: ConfigFile = { services: [], viewUsers: fill(tu, "dana"), viewGroups: fill(tg, "dba"), allowedUsers: [] };
@@ -359,14 +373,21 @@ describe("identity rules", () => {
     const cfg: ConfigFile = { services: [], allowedGroups: ["oncall"], allowedUsers: ["alice"] };
     const alice: Identity = { user: "alice", groups: [], authenticated: true };
     const db = entry({ name: "db", allowedGroups: ["dba"] });
-    expect(mayRestart(cfg, db, alice)).toBe("alice is not allowed to restart Deployment shop/db");
-    expect(mayRestart(cfg, db, dana)).toBeUndefined();
-    expect(mayRestart(cfg, entry(), alice)).toBeUndefined();
-    expect(mayRestart(cfg, entry(), dana)).toBeDefined();
+    expect(whyNotRestart(cfg, db, alice, undefined)?.detail).toBe("alice is not allowed to restart Deployment shop/db");
+    expect(mayRestart(cfg, db, dana)).toBe(true);
+    expect(mayRestart(cfg, entry(), alice)).toBe(true);
+    expect(mayRestart(cfg, entry(), dana)).toBe(false);
   });
 
   test("the refusal names the user and the service", () => {
-    expect(mayRestart({ services: [] }, entry({ allowedUsers: ["alice"] }), carol)).toBe("carol is not allowed to restart Deployment shop/web");
+    expect(whyNotRestart({ services: [] }, entry({ allowedUsers: ["alice"] }), carol, undefined)).toEqual({ why: "not-allowed", detail: "carol is not allowed to restart Deployment shop/web" });
+  });
+
+  test("the app's own missing rights are the refusal of those who may restart", () => {
+    expect(whyNotRestart({ services: [] }, entry(), carol, ["patch deployments.apps/web in namespace shop"])).toEqual({
+      why: "app-lacks-rights",
+      detail: "the app itself lacks permissions for Deployment/shop/web: patch deployments.apps/web in namespace shop",
+    });
   });
 });
 
@@ -397,20 +418,20 @@ describe("release", () => {
     ["still progressing", "progressing", 4, 4, false],
     ["paused", "paused", 4, 4, false],
     ["patch not confirmed (no generation)", "complete", undefined, 9, false],
-  ] as [string, ServiceStatus["rollout"], number | undefined, number | undefined, boolean][])("rolloutSettled: %s", (_l, rollout, gen, observed, expected) => {
-    expect(rolloutSettled(status(rollout, gen, undefined, observed))).toBe(expected);
+  ] as [string, ServiceStatus["rollout"], number | undefined, number | undefined, boolean][])("lockReleasable: %s", (_l, rollout, gen, observed, expected) => {
+    expect(lockReleasable(status(rollout, gen, undefined, observed))).toBe(expected);
   });
 
   test("a workload deleted during its restart (gone from the cache, no observedGeneration) releases its lock (issue 15 #14)", () => {
-    expect(rolloutSettled(status("missing", 4, undefined, undefined))).toBe(true);
+    expect(lockReleasable(status("missing", 4, undefined, undefined))).toBe(true);
   });
 
   test("a workload re-created during its restart (new uid, generation back at 1) releases its lock (issue 15 #14)", () => {
     const base = status("progressing", 4, undefined, 1);
-    expect(rolloutSettled({ ...base, uid: "uid-new", lock: { ...base.lock!, uid: "uid-old" } })).toBe(true);
-    expect(rolloutSettled({ ...base, uid: "uid-old", lock: { ...base.lock!, uid: "uid-old" } })).toBe(false);
+    expect(lockReleasable({ ...base, uid: "uid-new", lock: { ...base.lock!, uid: "uid-old" } })).toBe(true);
+    expect(lockReleasable({ ...base, uid: "uid-old", lock: { ...base.lock!, uid: "uid-old" } })).toBe(false);
     // A lock written before uids were recorded falls back to the generation rule.
-    expect(rolloutSettled({ ...base, uid: "uid-new" })).toBe(false);
+    expect(lockReleasable({ ...base, uid: "uid-new" })).toBe(false);
   });
 
   test("the uid the PATCH hit is recorded with the generation", async () => {
@@ -421,8 +442,19 @@ describe("release", () => {
     expect(called("setGeneration")[0]!.args).toEqual([WEB, "pod-a-1", 4, "uid-1"]);
   });
 
-  test("rolloutSettled without a lock is false", () => {
-    expect(rolloutSettled({ ...status("complete", 1, undefined, 5), lock: null })).toBe(false);
+  test("lockReleasable without a lock is false", () => {
+    expect(lockReleasable({ ...status("complete", 1, undefined, 5), lock: null })).toBe(false);
+  });
+
+  test.each([
+    ["this restart, unlocked, complete", "2025-03-01T10:00:00Z", "complete", false, "complete"],
+    ["this restart, unlocked, failed", "2025-03-01T10:00:00Z", "failed", false, "failed"],
+    ["this restart, still locked (generation not yet observed)", "2025-03-01T10:00:00Z", "complete", true, undefined],
+    ["this restart, unlocked, still progressing", "2025-03-01T10:00:00Z", "progressing", false, undefined],
+    ["an earlier restart's status", "2025-03-01T09:00:00Z", "complete", false, undefined],
+  ] as [string, string, ServiceStatus["rollout"], boolean, string | undefined][])("restartOutcome: %s", (_l, lastRestart, rollout, locked, expected) => {
+    const s = { ...status(rollout, 4, undefined, 4), lastRestart, lock: locked ? status(rollout, 4).lock : null };
+    expect(restartOutcome(s, "2025-03-01T10:00:00Z")).toBe(expected as never);
   });
 
   test("makeReleaser releases once per holder, and again for a new holder", async () => {

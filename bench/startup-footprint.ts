@@ -1,4 +1,4 @@
-// Benchmark (not a test): binary size, start → first served request, start → ready, idle RSS of the app.
+// Benchmark (not a test), the start-up footprint of each build variant: binary size, start → first served request, start → ready, idle and loaded RSS.
 //
 // Runs the app against the running control plane (.cluster/env) with the sample config
 // (deploy/examples/config.yaml: 7 services in 2 namespaces), RUNS times per variant:
@@ -11,7 +11,7 @@
 // with SOCKETS page websockets (/ui/status) held open plus PAGES GETs of / (10 at a time) and
 // reports RSS 2 s later: the numbers deploy/base/deployment.yaml sizes its memory from.
 //
-// Usage: node_modules/.bin/bun bench/start.ts   (RUNS=10 VARIANTS=compiled,plain,bun-run SOCKETS=1000 PAGES=1000)
+// Usage: node_modules/.bin/bun bench/startup-footprint.ts   (RUNS=10 VARIANTS=compiled,plain,bun-run SOCKETS=1000 PAGES=1000)
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -185,7 +185,7 @@ try {
 
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-console.log(`k8s-restart-app start benchmark: ${RUNS} runs per variant, ${env.APISERVER}, ${CONFIG}`);
+console.log(`k8s-restart-app start-up footprint: ${RUNS} runs per variant, ${env.APISERVER}, ${CONFIG}`);
 console.log(line(rows[0]!));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const r of rows.slice(1)) console.log(line(r));

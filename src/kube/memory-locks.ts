@@ -3,8 +3,7 @@
 // They keep Lease-shaped records so the status model and the release rule stay identical, but
 // they are neither shared across replicas nor kept across an app restart: the app says so at start.
 import type { ServiceKey } from "../config/file.ts";
-import { LOCK_GENERATION, LOCK_UID, LOCK_USER, lockFromLease } from "../status/model.ts";
-import { type LockStore, leaseName } from "./lease.ts";
+import { LOCK_USER, type LockStore, leaseName, lockFromLease, released, withGeneration } from "./lock.ts";
 import type { Lease } from "./types.ts";
 
 export interface MemoryLocks extends LockStore {
@@ -16,7 +15,8 @@ export function makeMemoryLocks(now = () => Date.now()): MemoryLocks {
   const leases = new Map<string, Lease>();
   const handlers: ((name: string) => void)[] = [];
   let rv = 0;
-  const put = (s: ServiceKey, l: Lease) => {
+  const put = (s: ServiceKey, l: Lease | undefined) => {
+    if (!l) return;
     l.metadata = { ...l.metadata, name: leaseName(s), resourceVersion: String(++rv) };
     leases.set(leaseName(s), l);
     for (const h of handlers) h(leaseName(s));
@@ -35,16 +35,7 @@ export function makeMemoryLocks(now = () => Date.now()): MemoryLocks {
       });
       return true;
     },
-    async setGeneration(s, holder, generation, uid) {
-      const l = leases.get(leaseName(s));
-      if (!l || l.spec?.holderIdentity !== holder) return;
-      const anns = { ...l.metadata?.annotations, [LOCK_GENERATION]: String(generation), ...(uid ? { [LOCK_UID]: uid } : {}) };
-      put(s, { ...l, metadata: { ...l.metadata, annotations: anns } });
-    },
-    async release(s, holder) {
-      const l = leases.get(leaseName(s));
-      if (!l?.spec?.holderIdentity || (holder !== undefined && l.spec.holderIdentity !== holder)) return;
-      put(s, { metadata: {}, spec: { ...l.spec, holderIdentity: "" } });
-    },
+    setGeneration: async (s, holder, generation, uid) => put(s, withGeneration(leases.get(leaseName(s)), holder, generation, uid)),
+    release: async (s, holder) => put(s, released(leases.get(leaseName(s)), holder)),
   };
 }

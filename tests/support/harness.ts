@@ -1,13 +1,14 @@
-// e2e helpers: the real control plane started by scripts/cluster.sh, the app as a real process, the audit log.
+// e2e and browser helpers: the real control plane started by scripts/cluster.sh, kubectl, the app as a real process, its websockets.
 import { afterAll } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
-import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "../support/process.ts";
+import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "./process.ts";
+import { waitFor } from "./wait.ts";
 
-export { ROOT, type ClusterEnv };
+export { ROOT, type ClusterEnv, waitFor };
 export const cluster = clusterEnv();
 
 /** The sample workloads of deploy/examples/workloads.yaml that the suites restart (api is left alone). */
@@ -104,20 +105,6 @@ export async function startApp(o: StartOptions = {}): Promise<AppProcess> {
   return app;
 }
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, stepMs = 100): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let lastErr = "";
-  while (Date.now() < end) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      lastErr = String(e);
-    }
-    await Bun.sleep(stepMs);
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
-}
-
 /** A websocket client that records every message; `until` waits for one matching a predicate. */
 export async function openStatus(url: string, headers: Record<string, string> = {}) {
   const ws = new WebSocket(url, { headers } as never);
@@ -162,36 +149,6 @@ export async function openStatus(url: string, headers: Record<string, string> = 
     },
     close: () => ws.close(),
   };
-}
-
-export interface AuditEvent {
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string };
-  responseStatus?: { code?: number };
-  requestReceivedTimestamp: string;
-  stage: string;
-  userAgent?: string;
-}
-
-/** Audit events (ResponseComplete stage) recorded since `sinceIso`, filtered. */
-export function auditEvents(sinceIso: string, filter: (e: AuditEvent) => boolean = () => true): AuditEvent[] {
-  const text = readFileSync(cluster.AUDIT_LOG, "utf8");
-  const since = Date.parse(sinceIso);
-  const out: AuditEvent[] = [];
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    let e: AuditEvent;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (e.stage !== "ResponseComplete") continue;
-    if (Date.parse(e.requestReceivedTimestamp) < since) continue;
-    if (filter(e)) out.push(e);
-  }
-  return out;
 }
 
 export function writeFile(dir: string, name: string, content: string): string {

@@ -1,4 +1,4 @@
-// Restarts per caller per minute: a sliding one-minute window of applied restarts per key.
+// Restarts per caller per minute, beside the restart flow that asks it: a sliding one-minute window of applied restarts per key.
 //
 // Only restarts that were applied spend budget: a refused attempt (locked, paused, missing,
 // denied) changed nothing, so a script that retries on 423 is never pushed into 429.
