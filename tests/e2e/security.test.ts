@@ -330,7 +330,9 @@ describe("AUTH_MODE=proxy with per-service rules", () => {
     samWs.close();
 
     const ui = await openStatus(`${app.wsUrl}/ui/status`, bob);
-    const fragment = await ui.until(() => true, 10_000, "bob's UI state");
+    // One message per service, then the banner (issue 15 #17).
+    await ui.until((m) => m.includes('id="banner-stale"'), 10_000, "bob's UI state");
+    const fragment = ui.messages.join("\n");
     expect(fragment).toContain("sec-alices");
     expect(fragment).not.toContain("sec-secret");
     ui.close();
