@@ -51,12 +51,13 @@ async function main(): Promise<void> {
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   // issue 15 #9: a 403 from a watch or a write re-runs the self-check; its report changes in place.
   view.onForbidden(() => monitor.recheck("a watch was refused (403)"));
-  monitor.onChange(() => hub.refresh());
+
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
   const accessLines = () => accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local);
 
   const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable,
     ready: () => readiness(view, accessLines(), monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
+  monitor.onChange(() => (hub.refresh(), app.refreshCards())); // issue 15 #9: unusable/unwatchable shown live
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
     monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,
     allowedHosts: describeHosts(env.allowedHosts) });

@@ -145,18 +145,19 @@ function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: St
 }
 
 /** Publishes every hub change to the sockets that watch it, rendered once per topic; closes sockets of revoked tokens. */
-function publishFrom(st: LiveState, server: Server<WsData>): void {
+function publishFrom(st: LiveState, server: Server<WsData>): (s: ServiceStatus, cardsOnly?: boolean) => void {
   const { hub, metrics, authn } = st.deps;
   const publish = (topics: string[], render: () => string) => {
     let text: string | undefined;
     for (const t of topics) if (server.subscriberCount(t) > 0) server.publish(t, (text ??= render()));
   };
-  hub.onStatus((s) => {
+  const onStatus = (s: ServiceStatus, cardsOnly = false) => {
     const id = serviceId(s.service);
     // Sockets that see everything share "json:*" / "html:*" (the may-restart audience).
-    publish([`json:${id}`, "json:*"], () => JSON.stringify(wireStatus(s)));
+    if (!cardsOnly) publish([`json:${id}`, "json:*"], () => JSON.stringify(wireStatus(s)));
     for (const [audience, name] of AUDIENCES) publish(audience === "may-restart" ? [`html:${id}:${name}`, "html:*"] : [`html:${id}:${name}`], () => st.card(s, s.service, audience, true));
-  });
+  };
+  hub.onStatus(onStatus);
   hub.onConnection((stale) => {
     metrics.watchConnected.set(stale.length ? 0 : 1);
     server.publish("html:banner", staleBanner(stale, true));
@@ -165,14 +166,21 @@ function publishFrom(st: LiveState, server: Server<WsData>): void {
   authn.onChange(() => {
     for (const ws of st.sockets) if (!authn.stillValid(ws.data.identity)) ws.close(1008, "credential revoked");
   });
+  return onStatus;
 }
 
 export function makeLive(deps: LiveDeps) {
   const st = liveState(deps);
+  let publishStatus: ((s: ServiceStatus, cardsOnly?: boolean) => void) | undefined;
   return {
     upgrade: (req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry & { unknown?: true }) => upgrade(st, req, server, stream, only),
     websocket: socketHandler(st, feeder(st)),
-    publishFrom: (server: Server<WsData>) => publishFrom(st, server),
+    publishFrom: (server: Server<WsData>) => void (publishStatus = publishFrom(st, server)),
+    /** The app's own rights changed (issue 15 #9): every card is rendered and pushed again. */
+    refreshCards: () => {
+      st.rendered.clear();
+      for (const s of deps.hub.all()) publishStatus?.(s, true);
+    },
     /** Sets restart_app_connected_status_watchers from the per-plan counts (summed only when read). */
     countWatchers: () => {
       for (const [s, n] of st.plans.watchers(st.singles)) deps.metrics.watchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);

@@ -34,6 +34,8 @@ export interface AppDeps {
 export interface App {
   server: Server<WsData>;
   monitoring: Server<undefined> | undefined;
+  /** The app's own rights changed: push every service's card again (issue 15 #9). */
+  refreshCards(): void;
   shutdown(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export function startServer(deps: AppDeps): App {
   return {
     server: main,
     monitoring,
+    refreshCards: live.refreshCards,
     async shutdown() {
       // Stop accepting, then close websockets with 1001 so htmx reconnects to the next instance.
       void main.stop(false);

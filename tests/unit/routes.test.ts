@@ -604,3 +604,18 @@ describe("restart_app_connected_status_watchers with shared plans (issue 15 #17)
     b.ws.close();
   });
 });
+
+describe("rights lost while running are shown live (issue 15 #9)", () => {
+  test("refreshCards pushes every card again, now marked unusable", async () => {
+    const problems = new Map<string, string[]>();
+    const { ws: wsBase, app } = await start({ problems });
+    const c = connect(`${wsBase}/ui/status`);
+    await c.opened;
+    await until("full state", () => c.messages.length === 3);
+    problems.set("Deployment/shop/web", ["patch deployments.apps/web in namespace shop"]);
+    app.refreshCards();
+    await until("the pushed card", () => c.messages.length > 3);
+    expect(c.messages.slice(3).join("\n")).toContain("Unavailable: the app lacks permissions for this service");
+    c.ws.close();
+  });
+});
