@@ -167,3 +167,27 @@ describe("a connection that silently stops passing data (issue 15 #10)", () => {
     }
   }, 240_000);
 });
+
+describe("an API server unreachable at start (issue 15 #9)", () => {
+  test("the permission self-check is retried until it succeeds: meanwhile /readyz is 503 saying why, afterwards 200 — no 'full rights' assumed forever", async () => {
+    const down = relay();
+    const port = down.port;
+    down.cut();
+    const app = await startApp({ kubeconfig: kubeconfigVia(port), services: [{ kind: "Deployment", name: "api", namespace: "shop" }], env: { LOCK_NAMESPACE: NS }, waitReady: false });
+    let up: ReturnType<typeof relay> | undefined;
+    try {
+      expect(app.entries().some((e) => e.msg === "permission self-check failed; using Leases and retrying in the background")).toBe(true);
+      const before = await fetch(`${app.url}/readyz`);
+      expect(before.status).toBe(503);
+      expect(await before.text()).toContain("permission self-check failed: access review");
+      up = relay(port);
+      await waitFor(async () => (await fetch(`${app.url}/readyz`)).status === 200, 60_000, "ready once the API server answers");
+      expect(app.entries().some((e) => e.msg === "permission self-check done")).toBe(true);
+      const res = await fetch(`${app.url}/api/v1/service`);
+      expect(res.status).toBe(200);
+    } finally {
+      up?.cut();
+      await app.stop();
+    }
+  }, 120_000);
+});
