@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 
 .PHONY: demo test test-unit test-e2e test-browser deps build bench help \
-	tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
+	image node-up node-down tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
 
 BUN := node_modules/.bin/bun
 # make demo: where the app listens (LISTEN_ADDRESS syntax).
@@ -33,6 +33,9 @@ deps: ## npm packages (Bun included) and Debian packages the tests need
 
 build: deps ## compile dist/k8s-restart-app (one binary; templates and static assets embedded)
 	scripts/build.sh
+
+image: ## build the Dockerfile with podman into localhost/k8s-restart-app:<version> (local base images, no registry)
+	scripts/image.sh
 
 bench: deps build ## benchmarks against the local control plane (prints tables, writes bench/results/)
 	$(BUN) bench/run.ts
