@@ -148,6 +148,8 @@ cmd_up() {
     # --kubeconfig "": do not merge a context into ~/.kube/config; we write .cluster/kubeconfig.
     # audit-log-max*: the audit log has no size limit by default and busy test runs write ~2 MB a
     # minute; cap it (rotation renames the full file and starts a new audit.log).
+    # kubelet-preferred-address-types: the real node of scripts/node.sh has the address
+    # 127.0.0.1 and a name that does not resolve; InternalIP first lets logs/port-forward reach it.
     # Ports are left to kwokctl, which picks free ones above 10000 (never the app's 8080).
     KWOK_KUBE_VERSION=$kube_version kwokctl create cluster \
       --name "$name" \
@@ -161,6 +163,7 @@ cmd_up() {
       --kubeconfig "" \
       --extra-args kube-apiserver=audit-log-maxsize=200 \
       --extra-args kube-apiserver=audit-log-maxbackup=2 \
+      --extra-args kube-apiserver=kubelet-preferred-address-types=InternalIP,Hostname \
       --wait 3m
   fi
   write_env

@@ -38,7 +38,10 @@ for flag in "$@"; do
       command -v containerd >/dev/null 2>&1 || bare+=(containerd)
       command -v runc >/dev/null 2>&1 || bare+=(runc)
       [ -x /usr/lib/cni/bridge ] || bare+=(containernetworking-plugins)
-      command -v iptables >/dev/null 2>&1 || bare+=(iptables)
+      command -v socat >/dev/null 2>&1 || bare+=(socat)
+      command -v ip >/dev/null 2>&1 || bare+=(iproute2)
+      # The pause image is assembled with podman.
+      command -v podman >/dev/null 2>&1 || bare+=(podman)
       ;;
     *) echo "deps: unknown flag $flag (known: --browser --image --node)" >&2; exit 2 ;;
   esac
