@@ -148,8 +148,10 @@ cmd_up() {
     # --kubeconfig "": do not merge a context into ~/.kube/config; we write .cluster/kubeconfig.
     # audit-log-max*: the audit log has no size limit by default and busy test runs write ~2 MB a
     # minute; cap it (rotation renames the full file and starts a new audit.log).
-    # kubelet-preferred-address-types: the real node of scripts/node.sh has the address
-    # 127.0.0.1 and a name that does not resolve; InternalIP first lets logs/port-forward reach it.
+    # kubelet-preferred-address-types: the real node of scripts/node.sh has a name that does not
+    # resolve; InternalIP first lets logs/port-forward reach its kubelet.
+    # (kwok-controller's arguments are in tests/cluster/kwokctl.yaml: kwokctl 0.8 indexes
+    # --extra-args of a second component wrongly and panics.)
     # Ports are left to kwokctl, which picks free ones above 10000 (never the app's 8080).
     KWOK_KUBE_VERSION=$kube_version kwokctl create cluster \
       --name "$name" \

@@ -9,8 +9,10 @@
 # Everything is private to this worktree: containerd's config, root, state and socket, the
 # kubelet's root and ports, the bridge and its subnet all live under .cluster/node (or are named
 # after it), so several worktrees may each run one. The node:
-# - is named k8s-restart-app-node, has the address 127.0.0.1 (the API server reaches its kubelet
-#   there for logs, exec and port-forward: cluster.sh starts the API server preferring InternalIP);
+# - is named k8s-restart-app-node; its address (InternalIP) is the gateway of its own bridge, a
+#   host-local address: the kubelet refuses a loopback node IP, and listening on every address
+#   would expose its API. The API server reaches the kubelet there for logs, exec and
+#   port-forward (cluster.sh starts it preferring InternalIP over the unresolvable node name);
 # - carries the taint k8s-restart-app.test/real-node=true:NoSchedule and the same label, so only
 #   pods that tolerate it and select it land there (kwok's fake nodes keep everything else);
 # - serves its kubelet API with anonymous auth and AlwaysAllow (a test cluster on loopback);
@@ -129,7 +131,7 @@ EOF
 # Written by scripts/node.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $gateway
 port: $kubelet_port
 healthzBindAddress: 127.0.0.1
 healthzPort: $healthz_port
@@ -235,7 +237,7 @@ cmd_up() {
   fi
   # A half-started node from before: clear it first.
   [ ! -d "$d" ] || cmd_down
-  # The API server must prefer InternalIP (127.0.0.1) to reach this kubelet (see cluster.sh).
+  # The API server must prefer InternalIP to reach this kubelet (see cluster.sh).
   k get --raw /version >/dev/null || die "the control plane does not answer"
   grep -q 'kubelet-preferred-address-types=InternalIP' "$KWOK_WORKDIR/clusters/$CLUSTER_NAME/kwok.yaml" ||
     die "the control plane predates the real node (its API server does not prefer InternalIP): recreate it (make cluster-down cluster-up)"
@@ -247,7 +249,8 @@ cmd_up() {
   write_configs
   node_kubeconfig
 
-  # The bridge with its gateway address exists before the first pod, so the API forwarder can bind.
+  # The bridge with its gateway address exists before the first pod, so the API forwarder and the
+  # kubelet can bind to it.
   ip link add name "$bridge" type bridge
   ip addr add "$gateway/24" dev "$bridge"
   ip link set "$bridge" up
@@ -264,6 +267,7 @@ NODE_NAME=$name
 NODE_TAINT_KEY=$taint_key
 NODE_CONTAINERD_SOCKET=$sock
 NODE_KUBELET_PORT=$kubelet_port
+NODE_IP=$gateway
 NODE_BRIDGE=$bridge
 NODE_SUBNET=$subnet.0/24
 NODE_API_HOST=kubernetes.default.svc
@@ -278,7 +282,7 @@ EOF
     --root-dir "$d/kubelet" \
     --cert-dir "$d/pki/kubelet" \
     --hostname-override "$name" \
-    --node-ip 127.0.0.1 \
+    --node-ip "$gateway" \
     --node-labels "$taint_key=true" \
     --v 2
   local i
@@ -288,7 +292,7 @@ EOF
     [ "$i" = 240 ] && die "node $name not Ready after 60s (log: $d/logs/kubelet.log)"
     sleep 0.25
   done
-  log "node $name Ready in $((SECONDS - start))s (kubelet :$kubelet_port, bridge $bridge $subnet.0/24)"
+  log "node $name Ready in $((SECONDS - start))s (kubelet $gateway:$kubelet_port, bridge $bridge $subnet.0/24)"
 }
 
 stop_pid() { # name, seconds
