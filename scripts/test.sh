@@ -11,11 +11,15 @@ suites=${SUITES:-unit,e2e,browser}
 bun="$root/node_modules/.bin/bun"
 logdir="$root/.tmp/test-logs"
 mkdir -p "$logdir"
-passed=0 failed=0 status=0 started_cluster=0
+passed=0 failed=0 status=0 started_cluster=0 node_problem=
 
 [ -x "$bun" ] || { echo "test: $bun missing; run: npm ci" >&2; exit 1; }
 
 cleanup() {
+  # tests/e2e/node.test.ts starts and stops the real node itself; a crashed run may leave it up.
+  if [ -f "$root/.cluster/node/env" ] && [ -z "${KEEP_CLUSTER:-}" ]; then
+    scripts/node.sh down || true
+  fi
   if [ "$started_cluster" = 1 ] && [ -z "${KEEP_CLUSTER:-}" ]; then
     scripts/cluster.sh down || true
   fi
@@ -62,6 +66,10 @@ fi
 
 if [[ ",$suites," == *",e2e,"* ]]; then
   run_suite e2e --timeout 180000 tests/e2e
+  # A machine where the real node cannot run fails the node suite; say why next to the count.
+  if grep -q 'THE REAL NODE DID NOT START' "$logdir/e2e.log"; then
+    node_problem="the real node did not start (tests/e2e/node.test.ts failed; see $logdir/e2e.log and .cluster/node/logs)"
+  fi
 fi
 if [[ ",$suites," == *",browser,"* ]]; then
   run_suite browser --timeout 120000 tests/browser
@@ -70,5 +78,6 @@ fi
 # Stop a cluster we started before the summary, so the count is the very last line.
 cleanup
 trap - EXIT
+[ -z "${node_problem:-}" ] || echo "test: FAILED: $node_problem" >&2
 echo "$passed passed, $failed failed"
 exit $status
