@@ -126,13 +126,21 @@ if [ -n "${IMAGE_REBUILD_BASES:-}" ] || ! "$pm" image exists "$build_base"; then
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ "$commit" = unknown ] || [ -z "$(git status --porcelain 2>/dev/null)" ] || commit="$commit-dirty"
 
+old_id=$("$pm" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 log "podman build -t $tag (BUN_IMAGE=$build_base RUN_IMAGE=$run_base BUILD_COMMIT=$commit)"
+# --layers=false: the vfs driver stores every layer as a full copy of the root (≈ 300 MB for the
+# build stage), so caching each step of each commit fills a disk within days; without it each
+# stage is committed once and the intermediates are removed.
 "$pm" build \
+  --layers=false --force-rm \
   --build-arg "BUN_IMAGE=$build_base" \
   --build-arg "RUN_IMAGE=$run_base" \
   --build-arg "BUILD_COMMIT=$commit" \
   --pull=never \
   -f Dockerfile -t "$tag" . >&2
+new_id=$("$pm" image inspect --format '{{.Id}}' "$tag")
+# The image the tag pointed at before is now nameless: drop it (unless a container still uses it).
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then "$pm" rmi "$old_id" >/dev/null 2>&1 || true; fi
 
 got=$("$pm" run --rm --read-only --user 65532:65532 --cap-drop ALL --security-opt no-new-privileges "$tag" --version)
 [ "$got" = "k8s-restart-app $version (commit $commit)" ] || die "$tag --version printed ${got@Q}"

@@ -143,7 +143,7 @@ async function appPods(): Promise<any[]> {
 /** The host PID of a pod's container, from the node's containerd. */
 function containerPid(pod: any): string {
   const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, "");
-  const tasks = sh(["ctr", "--address", node.NODE_CONTAINERD_SOCKET, "-n", "k8s.io", "tasks", "ls"]);
+  const tasks = sh(["ctr", "--address", node.NODE_CONTAINERD_SOCKET!, "-n", "k8s.io", "tasks", "ls"]);
   const row = tasks.split("\n").find((l) => l.startsWith(`${id} `));
   if (!row) throw new Error(`container ${id} not among the node's tasks:\n${tasks}`);
   return row.trim().split(/\s+/)[1]!;
