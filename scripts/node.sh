@@ -155,6 +155,8 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.availabl
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
+# Container logs in our folder (the kubelet links them from /var/log/containers; down removes those).
+podLogsDir: $d/pod-logs
 rotateCertificates: false
 EOF
 }
@@ -349,6 +351,11 @@ cmd_down() {
     [ -z "$br" ] || ! ip link show "$br" >/dev/null 2>&1 || ip link del "$br"
   fi
   if $kube; then k delete node "$name" --ignore-not-found >/dev/null 2>&1 || true; fi
+  # The kubelet's links to our container logs (its folder for them is fixed).
+  local l
+  for l in /var/log/containers/*.log; do
+    if [ -L "$l" ] && [[ "$(readlink "$l")" == "$d/"* ]]; then rm -f "$l"; fi
+  done
   local left
   left=$(pgrep -f -- "$d/" || true)
   [ -z "$left" ] || die "processes of the node still running: $(echo "$left" | xargs)"
