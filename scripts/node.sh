@@ -55,9 +55,11 @@ pick_network() {
   h=$(printf %s "$d" | cksum | cut -d' ' -f1)
   bridge="k8sra$(printf %05x $((h % 1048576)))"
   n=$((h % 200 + 20))
+  local routes
+  routes=$(ip route show)
   for i in $(seq 0 30); do
     subnet="10.$((n + i)).77"
-    ip route show | grep -q "^$subnet.0/24" || { gateway="$subnet.1"; return 0; }
+    grep -q "^$subnet.0/24" <<<"$routes" || { gateway="$subnet.1"; return 0; }
   done
   die "no free 10.x.77.0/24 subnet for the node's bridge"
 }
@@ -219,7 +221,11 @@ cmd_import() {
     die "podman save $image failed (built? run: make image)"
   ctr images import --snapshotter native "$tar" >/dev/null || die "ctr images import $image failed"
   rm -f "$tar"
-  ctr images ls -q | grep -qx "$image" || die "$image not in the node's containerd after import"
+  # Not `ctr ... | grep -q`: grep stops at the first match, ctr then dies of SIGPIPE and pipefail
+  # turns the hit into a failure.
+  local have
+  have=$(ctr images ls -q)
+  grep -qx "$image" <<<"$have" || die "$image not in the node's containerd after import: $have"
   log "imported $image"
 }
 
