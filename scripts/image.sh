@@ -16,6 +16,7 @@
 #
 # Usage: scripts/image.sh [build]   builds localhost/k8s-restart-app:<version> and prints the tag
 #        scripts/image.sh tag       prints the tag only
+# (It runs the image's --version to check what it built.)
 # IMAGE_REBUILD_BASES=1 reassembles the two base images (they are reused when present).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +27,10 @@ die() { echo "image: ERROR: $*" >&2; exit 1; }
 
 version=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -1)
 [ -n "$version" ] || die "no version in package.json"
-tag="localhost/k8s-restart-app:$version"
+# IMAGE_TAG: another tag (the e2e suites use one per checkout, so worktrees sharing podman's
+# store never test each other's image).
+tag=${IMAGE_TAG:-localhost/k8s-restart-app:$version}
+[[ "$tag" =~ ^localhost/[a-z0-9./_-]+:[A-Za-z0-9._-]+$ ]] || die "IMAGE_TAG ${tag@Q} is not localhost/<name>:<tag>"
 debian=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo unknown)
 bun_version=$(sed -n 's/^ *"bun": *"\([^"]*\)".*/\1/p' package.json | head -1)
 run_base="localhost/k8s-restart-app/distroless-base:debian$debian"

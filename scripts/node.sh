@@ -204,12 +204,17 @@ wait_for() { # seconds, description, command...
 
 # Builds the pause image with podman (the binary alone, uid 65535 as upstream's) and imports it.
 import_pause() {
-  local t="$d/pause-root"
+  local t="$d/pause-root" old
+  old=$("$root/scripts/podman.sh" image inspect --format '{{.Id}}' "$pause_image" 2>/dev/null || true)
   rm -rf "$t"; mkdir -p "$t"
   cp "$TOOLS_BIN/pause" "$t/pause"
   tar --numeric-owner -C "$t" -cf - . | "$root/scripts/podman.sh" import \
     --change 'ENTRYPOINT ["/pause"]' --change 'USER 65535:65535' - "$pause_image" >/dev/null
   rm -rf "$t"
+  # The previous build of the tag is nameless now.
+  if [ -n "$old" ] && [ "$old" != "$("$root/scripts/podman.sh" image inspect --format '{{.Id}}' "$pause_image")" ]; then
+    "$root/scripts/podman.sh" rmi "$old" >/dev/null 2>&1 || true
+  fi
   cmd_import "$pause_image"
 }
 

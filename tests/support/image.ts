@@ -1,4 +1,5 @@
 // The container image for the e2e suites: built once per test process by scripts/image.sh (podman, the project's Dockerfile), and podman with the settings scripts/podman.sh holds.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./process.ts";
 
@@ -22,9 +23,14 @@ let built: string | undefined;
  */
 export function ensureImage(): string {
   if (built) return built;
-  const out = sh([join(ROOT, "scripts/image.sh")]).trim().split("\n");
+  // A tag of this checkout's own: worktrees share podman's store, and must not test each other's image.
+  const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
+  const want = `localhost/k8s-restart-app:${version}-e2e-${Bun.hash(ROOT).toString(16).slice(0, 8)}`;
+  const r = Bun.spawnSync([join(ROOT, "scripts/image.sh")], { cwd: ROOT, env: { ...process.env, IMAGE_TAG: want }, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`scripts/image.sh: exit ${r.exitCode}: ${r.stderr.toString().trim().slice(-3000)}`);
+  const out = r.stdout.toString().trim().split("\n");
   built = out[out.length - 1]!;
-  if (!/^localhost\/k8s-restart-app:\S+$/.test(built)) throw new Error(`scripts/image.sh printed ${JSON.stringify(built)} as the tag`);
+  if (built !== want) throw new Error(`scripts/image.sh printed ${JSON.stringify(built)} as the tag, expected ${want}`);
   return built;
 }
 
