@@ -193,6 +193,8 @@ cmd_up() {
 }
 
 cmd_down() {
+  # The real node of scripts/node.sh cannot outlive its control plane.
+  if [ -d "$state/node" ]; then "$root/scripts/node.sh" down 9>&-; fi
   if ! created; then
     [ -z "$(leftovers)" ] || die "no cluster config in $cdir but processes remain: $(leftovers | xargs)"
     log "no cluster $name; nothing to do"

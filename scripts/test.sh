@@ -4,6 +4,9 @@
 #
 # Starts the control plane if none is running and stops it again at the end (a cluster that was
 # already up is left running). SUITES=unit|e2e|browser (comma list) narrows the run.
+# The e2e suites include the image (tests/e2e/container.test.ts, podman) and the real node
+# (tests/e2e/node.test.ts, which starts and stops scripts/node.sh itself); a node that could not
+# start turns the closing line into "no-real-node: N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
