@@ -184,6 +184,13 @@ describe("a real node (scripts/node.sh: kubelet + containerd)", () => {
     expect(n.spec.taints).toContainEqual({ key: node.NODE_TAINT_KEY, value: "true", effect: "NoSchedule" });
     expect(n.status.nodeInfo.kubeletVersion).toBe("v1.36.3");
     expect(n.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    // The kubelet, not kwok-controller, keeps this node alive (kwok would hold the lease itself
+    // and fake the readiness of pods here).
+    expect(n.metadata.annotations?.["kwok.x-k8s.io/node"]).toBeUndefined();
+    const holder = async () =>
+      JSON.parse(await kubectl(["-n", "kube-node-lease", "get", "lease", node.NODE_NAME!, "-o", "json"], { allowFail: true }) || "{}").spec?.holderIdentity;
+    await waitFor(async () => (await holder()) !== undefined, 20_000, "the node's lease");
+    expect(await holder()).toBe(node.NODE_NAME);
     // The sample workloads (DaemonSets included) stay on kwok's nodes.
     const here = (await getJson(["get", "pods", "-A", "--field-selector", `spec.nodeName=${node.NODE_NAME}`])).items;
     expect(here.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`).filter((p: string) => !p.startsWith(`${TARGET_NS}/`))).toEqual([]);
