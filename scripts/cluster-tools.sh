@@ -49,7 +49,8 @@ ldflags() {
 mkdir -p "$bin"
 for c in "${cmds[@]}"; do
   name=${c%% *}; pkg=${c#* }
-  if [ -x "$bin/$name" ]; then continue; fi
+  # pause is this repository's own code (tests/cluster/tools/pause): rebuilt when its source is newer.
+  if [ -x "$bin/$name" ] && { $no_build || [ "$name" != pause ] || [ ! "$tools/pause/main.go" -nt "$bin/pause" ]; }; then continue; fi
   if $no_build; then
     echo "cluster-tools: $bin/$name is not built yet; run scripts/cluster-tools.sh (or make tools)" >&2
     exit 1
