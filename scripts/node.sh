@@ -370,8 +370,11 @@ cmd_down() {
   local left
   left=$(pgrep -f -- "$d/" || true)
   [ -z "$left" ] || die "processes of the node still running: $(echo "$left" | xargs)"
+  # The logs of the last node stay readable (a failed run's especially); everything else goes.
+  rm -rf "$state/node-logs"
+  [ ! -d "$d/logs" ] || mv "$d/logs" "$state/node-logs"
   rm -rf "$d"
-  log "node $name stopped; no process, mount or bridge left"
+  log "node $name stopped; no process, mount or bridge left (its logs: $state/node-logs)"
 }
 
 cmd_status() {

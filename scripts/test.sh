@@ -20,7 +20,7 @@ passed=0 failed=0 status=0 started_cluster=0 node_problem=
 
 cleanup() {
   # tests/e2e/node.test.ts starts and stops the real node itself; a crashed run may leave it up.
-  if [ -f "$root/.cluster/node/env" ] && [ -z "${KEEP_CLUSTER:-}" ]; then
+  if [ -d "$root/.cluster/node" ] && [ -z "${KEEP_CLUSTER:-}" ]; then
     scripts/node.sh down || true
   fi
   if [ "$started_cluster" = 1 ] && [ -z "${KEEP_CLUSTER:-}" ]; then
@@ -71,7 +71,7 @@ if [[ ",$suites," == *",e2e,"* ]]; then
   run_suite e2e --timeout 180000 tests/e2e
   # A machine where the real node cannot run fails the node suite; say why next to the count.
   if grep -q 'THE REAL NODE DID NOT START' "$logdir/e2e.log"; then
-    node_problem="the real node did not start (tests/e2e/node.test.ts failed; see $logdir/e2e.log and .cluster/node/logs)"
+    node_problem="the real node did not start (tests/e2e/node.test.ts failed; see $logdir/e2e.log and .cluster/node-logs)"
   fi
 fi
 if [[ ",$suites," == *",browser,"* ]]; then
