@@ -3,12 +3,13 @@
 // Why namespaced Roles are enough: every watch the app opens is per namespace (one per
 // workload kind and namespace, one for pods per namespace, one for Leases in the lock
 // namespace), every write names its namespace, and the self-check uses
-// SelfSubjectAccessReview, which any authenticated user may create. Nothing is cluster-scoped.
+// SelfSubjectRulesReview (and SelfSubjectAccessReview where that is incomplete), which any
+// authenticated user may create. Nothing is cluster-scoped.
 import { stringify } from "yaml";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, KINDS, type ServiceKey, loadConfigFile } from "./config/file.ts";
 import { isDnsLabel } from "./config/names.ts";
-import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEED, requiredNeeds, rulesFor } from "./kube/access.ts";
+import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEEDS, requiredNeeds, rulesFor } from "./kube/access.ts";
 
 export interface RbacTarget {
   /** Namespace of the app's ServiceAccount (the RoleBindings' subject). */
@@ -36,7 +37,7 @@ export const LEASE_RULES: PolicyRule[] = rulesFor(leaseNeeds(""));
 export const CLUSTER_ROLE_RULES: PolicyRule[] = rulesFor([
   ...KINDS.flatMap((kind) => requiredNeeds({ kind, namespace: "", name: "" })).map((n) => ({ ...n, name: undefined })),
   eventNeed(""),
-  REVIEW_NEED,
+  ...REVIEW_NEEDS,
 ]);
 
 /**

@@ -1,4 +1,4 @@
-// Permission self-check: asks the API server (SelfSubjectAccessReview) whether the app may do what each service needs.
+// Permission self-check: asks the API server (SelfSubjectRulesReview once per namespace, SelfSubjectAccessReview where that is not enough) whether the app may do what each service needs.
 //
 // Needs come in two tiers. *Required* ones (watch the workload and its pods, patch the workload)
 // are exactly what the original tool's ClusterRole grants for Deployments and StatefulSets: a
@@ -6,8 +6,9 @@
 // new features; without them the app still works as the original did, and says so.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
-import type { KubeClient } from "./client.ts";
+import { type KubeClient, KubeError } from "./client.ts";
 import { plural } from "./paths.ts";
+import { granted, type RulesReview, reviewRules } from "./rules-review.ts";
 
 export interface Need {
   verb: string;
@@ -37,8 +38,16 @@ export function leaseNeeds(lockNamespace: string): Need[] {
 
 export const eventNeed = (namespace: string): Need => ({ verb: "create", group: "", resource: "events", namespace });
 
-/** The self-check itself (cluster-scoped; default clusters grant it to every authenticated user). */
-export const REVIEW_NEED: Need = { verb: "create", group: "authorization.k8s.io", resource: "selfsubjectaccessreviews", namespace: "" };
+/**
+ * The self-check itself (cluster-scoped; default clusters grant both to every authenticated user):
+ * a rules review per namespace, and access reviews where the rules review is incomplete.
+ */
+export const REVIEW_NEEDS: Need[] = ["selfsubjectrulesreviews", "selfsubjectaccessreviews"].map((resource) => ({
+  verb: "create",
+  group: "authorization.k8s.io",
+  resource,
+  namespace: "",
+}));
 
 /** Everything the services of one namespace need there: the required rights and the Event. */
 export function namespaceNeeds(services: ServiceKey[]): Need[] {
@@ -130,7 +139,8 @@ export function readiness(view: { synced(): boolean; disconnected(): string[] },
 
 export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
 
-export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
+/** Asks one SelfSubjectAccessReview per distinct need (memoised). */
+function accessReviews(client: KubeClient): (n: Need) => Promise<boolean> {
   const cache = new Map<string, Promise<boolean>>();
   const allowed = (n: Need) => {
     const k = JSON.stringify(n);
@@ -157,14 +167,45 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     return p;
   };
   // A right granted on the whole collection covers every name in it: ask about the collection
-  // first and about the single object only when that is refused, so 200 services in a few
-  // namespaces cost a dozen reviews at start, not hundreds.
-  const allowedNarrowest = async (n: Need) => {
+  // first and about the single object only when that is refused.
+  return async (n: Need) => {
     if (n.name !== undefined && (await allowed({ ...n, name: undefined }))) return true;
     return allowed(n);
   };
+}
+
+/**
+ * Whether the app may do what a need says: one SelfSubjectRulesReview per namespace answers every
+ * need there, so start-up costs one request per namespace, not one per service. Where the review
+ * is incomplete (an authorizer that cannot list its rules) or cannot be asked at all (a cluster
+ * that refuses or does not serve it), each need it does not grant is asked by access review.
+ */
+function accessAsker(client: KubeClient): (n: Need) => Promise<boolean> {
+  const reviews = new Map<string, Promise<RulesReview | undefined>>();
+  const askEach = accessReviews(client);
+  const review = (ns: string) => {
+    let p = reviews.get(ns);
+    if (!p) {
+      p = reviewRules(client, ns).catch((e) => {
+        if (e instanceof KubeError && [400, 403, 404].includes(e.code)) return undefined;
+        throw e;
+      });
+      reviews.set(ns, p);
+    }
+    return p;
+  };
+  return async (n: Need) => {
+    const r = await review(n.namespace);
+    if (r && granted(r, n)) return true;
+    if (r && !r.incomplete) return false;
+    return askEach(n);
+  };
+}
+
+export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
+  const allowed = accessAsker(client);
   const missing = async (needs: Need[]) => {
-    const ok = await Promise.all(needs.map(allowedNarrowest));
+    const ok = await Promise.all(needs.map(allowed));
     return needs.filter((_, i) => !ok[i]).map(describeNeed);
   };
   const unusable = new Map<string, string[]>();

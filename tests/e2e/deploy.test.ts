@@ -12,7 +12,7 @@ import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "./harne
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";
 const SUFFIX = "-e2e-deploy"; // on the ClusterRole/ClusterRoleBinding names, so they collide with nobody's
-const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] };
+const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectrulesreviews", "selfsubjectaccessreviews"], verbs: ["create"] };
 
 type Obj = Record<string, any>;
 const parseDocs = (yaml: string): Obj[] => parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
@@ -91,7 +91,7 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     expect(one(moved, "Namespace").metadata.name).toBe(NS);
   });
 
-  test("RBAC rules are the app's own (src/rbac.ts), including the self-check's SelfSubjectAccessReview", () => {
+  test("RBAC rules are the app's own (src/rbac.ts), including the self-check's rules and access reviews", () => {
     expect(CLUSTER_ROLE_RULES).toContainEqual(SSAR_RULE);
     expect(sortRules(one(rendered, "ClusterRole").rules)).toEqual(sortRules(CLUSTER_ROLE_RULES));
     expect(sortRules(one(rendered, "Role").rules)).toEqual(sortRules(LEASE_RULES));
@@ -215,7 +215,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
     const services = parseConfigFile(parseYaml(one(moved, "ConfigMap").data["config.yaml"]), "config.yaml").services;
     const needs = [...services.flatMap((s) => [...requiredNeeds(s), eventNeed(s.namespace)]), ...leaseNeeds(NS)];
     const keys = [...new Set(needs.map((n) => JSON.stringify([n.verb, resourceOf(n), n.namespace])))].map((k) => JSON.parse(k) as [string, string, string]);
-    const answers = await Promise.all([...keys.map(([v, r, ns]) => canI(v, r, ns)), canI("create", "selfsubjectaccessreviews.authorization.k8s.io")]);
+    const answers = await Promise.all([...keys.map(([v, r, ns]) => canI(v, r, ns)), canI("create", "selfsubjectaccessreviews.authorization.k8s.io"), canI("create", "selfsubjectrulesreviews.authorization.k8s.io")]);
     expect(answers.filter((a) => !a.endsWith(": yes"))).toEqual([]);
     expect(answers.length).toBeGreaterThan(20);
   });
