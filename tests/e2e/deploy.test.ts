@@ -65,7 +65,7 @@ afterAll(async () => {
 describe("kubectl kustomize deploy/overlays/example", () => {
   test("renders one of each object, all in the overlay's namespace", () => {
     expect(rendered.map((o) => o.kind).sort()).toEqual(
-      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
     );
     const ns = one(rendered, "Namespace").metadata.name;
     for (const o of rendered.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind))) {
@@ -124,6 +124,15 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     const svc = one(rendered, "Service");
     expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+  });
+
+  test("two replicas, and a PodDisruptionBudget that keeps one of them up", () => {
+    const dep = one(rendered, "Deployment");
+    const pdb = one(rendered, "PodDisruptionBudget");
+    expect(dep.spec.replicas).toBe(2);
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(dep.spec.selector.matchLabels);
+    expect(dep.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
   });
 
   test("the image is the project's, tagged with package.json's version", () => {
