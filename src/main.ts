@@ -1,12 +1,12 @@
 // Wiring only: load config → self-check → locks → watches → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
-import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
+import { type ConfigFile, parseConfigText, readConfigText } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { startServer } from "./http/server.ts";
 import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS, readiness } from "./kube/access.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
-import { watchCluster } from "./kube/cluster.ts";
+import { selectorScopes, watchCluster } from "./kube/cluster.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
 import { type Logger, makeLogger } from "./log.ts";
@@ -15,6 +15,8 @@ import { rbacCommand } from "./rbac.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { makeRestartFlow } from "./restart/wiring.ts";
 import { makeStatusHub } from "./status/hub.ts";
+import { followScopeAccess, makeReloader, watchScopes } from "./status/reload.ts";
+import { makeServiceSet } from "./status/service-set.ts";
 import { commit, version } from "./version.ts";
 
 async function main(): Promise<void> {
@@ -22,7 +24,8 @@ async function main(): Promise<void> {
   if (process.argv[2] === "rbac") return void process.stdout.write(await rbacCommand(process.argv.slice(3), process.env));
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
-  const config = await loadConfigFile(env.configFilePath);
+  const text = await readConfigText(env.configFilePath);
+  const config = parseConfigText(text, env.configFilePath);
   const kc = loadKubeConfig(env.kubeConfigPath);
   const authn = await makeAuthn(env.auth);
   const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
@@ -33,25 +36,30 @@ async function main(): Promise<void> {
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
   const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
-  const services = config.services;
 
-  const { access, accessError } = await selfCheck(client, services, lockNamespace, log);
+  const { access, accessError } = await selfCheck(client, config, lockNamespace, log);
   const locks = chooseLocks(client, lockNamespace, access.missingLeases);
   if (locks.local) {
     log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", { lockNamespace, missing: access.missingLeases });
   }
-  // A service the app may not even list/watch is left out of the watches: one forbidden
-  // namespace must not keep every other service from syncing.
-  const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
-  const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  // A service the app may not even list/watch is left out of the watches (watchScopes): one
+  // forbidden namespace must not keep every other service from syncing.
+  const view = watchCluster({ client, services: [], scopes: watchScopes(config, access), lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  const services = makeServiceSet(config, view);
+  const hub = makeStatusHub({ view, services: config.services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  services.onChange((c) => hub.updateServices(c));
+  const check = (c: ConfigFile) => checkAccess(client, c.services, lockNamespace, selectorScopes(c));
+  const reloader = makeReloader({ path: env.configFilePath, text, set: services, view, access, check, failures: metrics.configReloadFailures, log });
+  followScopeAccess(services, access, reloader.explicitIds);
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
-  const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log });
-  const accessLines = accessDetail(access, accessError, !!locks.local);
+  const flow = makeRestartFlow({ env, services, client, view, locks: locks.store, access, instanceId, log });
+  const problem = () => (reloader.problem.current() ? [`degraded: ${reloader.problem.current()} (the previous services file stays in use)`] : []);
+  const ready = () => readiness(view, [...accessDetail(access, accessError, !!locks.local), ...problem()]);
 
-  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, ready: () => readiness(view, accessLines) });
+  const app = startServer({ env, services, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, configProblem: reloader.problem, ready });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
-    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version });
+    monitoring: app.monitoring?.url.href ?? "off", services: config.services.length, lockNamespace, server: client.server, version });
+  process.on("SIGHUP", () => void reloader.reload("SIGHUP", true));
 
   const started = performance.now();
   view.start().then(() => {
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
   });
 
   stopOnSignals(log, async () => {
+    reloader.stop();
     view.stop();
     hub.stop();
     await app.shutdown();
@@ -67,11 +76,11 @@ async function main(): Promise<void> {
 }
 
 /** The permission self-check runs before the watches start: it decides whether locks can live in Leases. */
-async function selfCheck(client: KubeClient, services: ServiceKey[], lockNamespace: string, log: Logger) {
-  let access: AccessReport = NO_PROBLEMS;
+async function selfCheck(client: KubeClient, config: ConfigFile, lockNamespace: string, log: Logger) {
+  let access: AccessReport = { ...NO_PROBLEMS, unusable: new Map(), unwatchable: new Map(), missingEvents: [] };
   let accessError = "";
   try {
-    access = await checkAccess(client, services, lockNamespace);
+    access = await checkAccess(client, config.services, lockNamespace, selectorScopes(config));
   } catch (e) {
     accessError = String((e as Error).message);
     log("warn", "permission self-check failed; assuming full permissions", { error: accessError });

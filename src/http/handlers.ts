@@ -1,36 +1,42 @@
 // The small handlers: the page, the service list, one service's status stream, health, readiness, metrics and the embedded assets.
 import type { Server } from "bun";
-import type { ConfigFile } from "../config/file.ts";
+import type { ServiceEntry } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { Identify } from "./identify.ts";
-import type { WsData } from "./live.ts";
-import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import type { Notice, WsData } from "./live.ts";
+import { accessBanner, configBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
 
 export interface HandlerDeps {
-  config: ConfigFile;
+  services: ServiceSet;
+  configProblem?: Notice;
   hub: StatusHub;
   metrics: Metrics;
   identify: Identify;
   version: string;
   unusable(): Map<string, string[]>;
   ready(): { ready: boolean; detail: string[] };
-  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number]): Response | undefined;
+  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ServiceEntry): Response | undefined;
 }
 
 export function makeHandlers(d: HandlerDeps) {
-  const visible = (who: Parameters<typeof mayView>[2]) => d.config.services.filter((e) => mayView(d.config, e, who));
+  const visible = (who: Parameters<typeof mayView>[2]) => {
+    const config = d.services.current();
+    return config.services.filter((e) => mayView(config, e, who));
+  };
 
   const page: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
-    const banners = staleBanner(d.hub.stale(), false) + accessBanner(d.unusable());
+    const config = d.services.current();
+    const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(config, key, who, d.unusable().get(serviceId(key))) }));
+    const banners = staleBanner(d.hub.stale(), false) + configBanner(d.configProblem?.current() ?? "", false) + accessBanner(d.unusable());
     return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version }));
   };
 
@@ -45,7 +51,7 @@ export function makeHandlers(d: HandlerDeps) {
     if (p.kind === undefined || p.namespace === undefined || p.name === undefined) {
       return json({ error: "bad-request", message: "malformed percent-encoding in the path" }, 400);
     }
-    const found = findService(d.config, p.kind, p.namespace, p.name);
+    const found = findService(d.services.current(), p.kind, p.namespace, p.name);
     if (!found.ok) return json({ error: found.reason, message: found.detail }, STATUS[found.reason]);
     return d.upgrade(req, server as Server<WsData>, "json", found.entry);
   };

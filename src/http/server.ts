@@ -1,21 +1,22 @@
 // Bun.serve: the route table, the monitoring listener's own small table, and shutdown.
 import type { Server } from "bun";
 import { ConfigError, type Env } from "../config/env.ts";
-import type { ConfigFile } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { Authn } from "./auth.ts";
 import { makeHandlers } from "./handlers.ts";
 import { makeIdentify } from "./identify.ts";
-import { makeLive, type WsData } from "./live.ts";
+import { makeLive, type Notice, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
 import { makeRestartHandler } from "./restart.ts";
 import { type Handler, type Route, router } from "./router.ts";
 
 export interface AppDeps {
   env: Env;
-  config: ConfigFile;
+  /** The services offered now (changes on reload and as selector entries match). */
+  services: ServiceSet;
   hub: StatusHub;
   metrics: Metrics;
   authn: Authn;
@@ -23,6 +24,8 @@ export interface AppDeps {
   ready(): { ready: boolean; detail: string[] };
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
+  /** Why the last config reload was refused ("" when it was not). */
+  configProblem?: Notice;
   version: string;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
@@ -98,11 +101,11 @@ function startMonitoring(deps: AppDeps, h: ReturnType<typeof makeHandlers>, undo
 }
 
 export function startServer(deps: AppDeps): App {
-  const { env, config, hub, metrics } = deps;
+  const { env, services, hub, metrics, configProblem } = deps;
   const identify = makeIdentify(deps.authn);
-  const live = makeLive({ env, config, hub, metrics, identify, unusable: deps.unusable });
+  const live = makeLive({ env, services, hub, metrics, identify, unusable: deps.unusable, configProblem });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
-  const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
+  const h = makeHandlers({ services, configProblem, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
   const answer = guarded(deps.log, router(routeTable(h, live, restart)));
   const server = listening("LISTEN_ADDRESS", env.listen, () =>
     Bun.serve<WsData>({

@@ -7,6 +7,7 @@
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import { type KubeClient, KubeError } from "./client.ts";
+import type { WatchScope } from "./cluster.ts";
 import { plural } from "./paths.ts";
 import { granted, type RulesReview, reviewRules } from "./rules-review.ts";
 
@@ -29,6 +30,17 @@ export function requiredNeeds(s: ServiceKey): Need[] {
     { verb: "watch", group: "", resource: "pods", namespace: s.namespace },
   ];
 }
+
+/**
+ * Required for a selector entry's scope: every workload of the kind there may become a service,
+ * so the rights are on the whole collection; namespace "*" needs them cluster-wide (namespace "").
+ */
+export function scopeNeeds(sc: WatchScope): Need[] {
+  const namespace = sc.namespace === "*" ? "" : sc.namespace;
+  return requiredNeeds({ kind: sc.kind, namespace, name: "" }).map((n) => ({ ...n, name: undefined }));
+}
+
+export const scopeKey = (sc: WatchScope) => `${sc.kind}/${sc.namespace}`;
 
 /** Lease-backed locks (shared across replicas, surviving restarts) need all of these. */
 export function leaseNeeds(lockNamespace: string): Need[] {
@@ -106,7 +118,7 @@ export function rulesFor(needs: Need[]): PolicyRule[] {
 }
 
 export const describeNeed = (n: Need) =>
-  `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} in namespace ${n.namespace}`;
+  `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} ${n.namespace ? `in namespace ${n.namespace}` : "in all namespaces"}`;
 
 export interface AccessReport {
   /** Per service id: required permissions that are missing (the service is unusable). */
@@ -117,6 +129,8 @@ export interface AccessReport {
   missingLeases: string[];
   /** Namespaces where Events cannot be recorded. */
   missingEvents: string[];
+  /** Per selector scope ("Deployment/shop", "Deployment/*"): required rights that are missing. */
+  scopes?: Map<string, string[]>;
 }
 
 /** The access report as /readyz lines: what the app cannot do, and what it does instead. */
@@ -124,6 +138,7 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   const detail: string[] = [];
   if (checkError) detail.push(`permission self-check failed: ${checkError}`);
   for (const [id, missing] of report.unusable) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
+  for (const [scope, missing] of report.scopes ?? []) detail.push(`selector entries for ${scope}: missing permission: ${missing.join("; ")}`);
   if (inProcessLocks) detail.push(`locks are in-process only: missing ${report.missingLeases.join("; ")}`);
   if (report.missingEvents.length) detail.push(`cannot create Events in: ${report.missingEvents.join(", ")}`);
   return detail;
@@ -195,6 +210,8 @@ function accessAsker(client: KubeClient): (n: Need) => Promise<boolean> {
     return p;
   };
   return async (n: Need) => {
+    // Cluster-wide needs (namespace "*" entries): a rules review is per namespace, so ask directly.
+    if (n.namespace === "") return askEach(n);
     const r = await review(n.namespace);
     if (r && granted(r, n)) return true;
     if (r && !r.incomplete) return false;
@@ -202,15 +219,16 @@ function accessAsker(client: KubeClient): (n: Need) => Promise<boolean> {
   };
 }
 
-export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
+export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string, scopes: WatchScope[] = []): Promise<AccessReport> {
   const allowed = accessAsker(client);
   const missing = async (needs: Need[]) => {
     const ok = await Promise.all(needs.map(allowed));
     return needs.filter((_, i) => !ok[i]).map(describeNeed);
   };
   const unusable = new Map<string, string[]>();
-  const namespaces = [...new Set(services.map((s) => s.namespace))];
-  const [perService, missingLeases, eventResults] = await Promise.all([
+  const namespaces = [...new Set([...services, ...scopes].map((s) => s.namespace).filter((ns) => ns !== "*"))];
+  const [perScope, perService, missingLeases, eventResults] = await Promise.all([
+    Promise.all(scopes.map(async (sc) => [scopeKey(sc), await missing(scopeNeeds(sc))] as const)),
     Promise.all(services.map(async (s) => [serviceId(s), await missing(requiredNeeds(s))] as const)),
     missing(leaseNeeds(lockNamespace)),
     Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
@@ -222,5 +240,6 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     const blind = m.filter((x) => /^(list|watch) /.test(x));
     if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
   }
-  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
+  const scoped = new Map(perScope.filter(([, m]) => m.length));
+  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x), ...(scopes.length ? { scopes: scoped } : {}) };
 }

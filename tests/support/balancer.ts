@@ -50,19 +50,19 @@ export function startBalancer(backends: { hostname: string; port: number }[]): B
             },
             data: (up, d) => forward(up.data.peer!, d),
             drain: flush,
-            close: (up) => up.data.peer?.end(),
-            error: (up) => up.data.peer?.end(),
+            close: (up) => void up.data.peer?.end(),
+            error: (up) => void up.data.peer?.end(),
           },
-        }).catch(() => client.end());
+        }).catch(() => void client.end());
       },
       // Until the backend is connected, what the client sends waits in its own queue.
-      data: (client, d) => (client.data.peer ? forward(client.data.peer, d) : client.data.pending.push(new Uint8Array(d))),
+      data: (client, d) => void (client.data.peer ? forward(client.data.peer, d) : client.data.pending.push(new Uint8Array(d))),
       drain: flush,
       close(client) {
         client.data.closed = true;
         client.data.peer?.end();
       },
-      error: (client) => client.data.peer?.end(),
+      error: (client) => void client.data.peer?.end(),
     },
   });
   return { url: `http://127.0.0.1:${listener.port}`, counts, stop: () => listener.stop(true) };
