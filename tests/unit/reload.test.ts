@@ -7,6 +7,7 @@ import { parseConfigText } from "../../src/config/file.ts";
 import type { AccessReport } from "../../src/kube/access.ts";
 import type { ChangeScope, ClusterView, WatchScope } from "../../src/kube/cluster.ts";
 import { cacheKeys } from "../../src/kube/cluster.ts";
+import type { Workload } from "../../src/kube/types.ts";
 import { makeStatusHub } from "../../src/status/hub.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
 import { makeReloader, watchScopes } from "../../src/status/reload.ts";
@@ -21,7 +22,7 @@ function fakeView(): ClusterView & { scopes: WatchScope[][]; fire(s: ChangeScope
   return {
     scopes,
     fire: (s) => handlers.forEach((h) => h(s)),
-    workload: (s) => ({ metadata: { name: s.name, namespace: s.namespace, generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } }),
+    workload: (s) => ({ metadata: { name: s.name, namespace: s.namespace, generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } }) as Workload,
     workloads: () => [],
     pods: () => [],
     lease: () => undefined,
