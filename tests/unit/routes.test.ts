@@ -10,6 +10,7 @@ import type { StatusHub, StatusListener } from "../../src/status/hub.ts";
 import { wireStatus } from "../../src/http/render.ts";
 import { auditRecord } from "../../src/restart/audit.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
+import { makeServiceSet } from "../../src/status/service-set.ts";
 import { restartOutcome } from "../../src/status/settle.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
@@ -59,6 +60,8 @@ function fakeHub(initial: ServiceStatus[]) {
         listeners.add(l);
       }),
     refresh: () => {},
+    updateServices: () => {},
+    onRemoved: () => {},
     stop: () => {},
   };
   const push = (s: ServiceStatus) => (current.set(serviceId(s.service), s), listeners.forEach((l) => l(s)));
@@ -79,7 +82,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
   const deps: AppDeps = {
     env,
-    config: CONFIG,
+    services: makeServiceSet(CONFIG),
     hub,
     metrics,
     authn: await makeAuthn(env.auth, { trustedProxies: env.trustedProxies }),
