@@ -69,7 +69,8 @@ describe("two replicas behind a round-robin balancer", () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     const took = await holder();
-    const owner = [a, b].find((x) => took.includes(`-${x.proc.pid}/`));
+    // The holder is the instance id (host-pid), never a client's request id (issue 15 #8).
+    const owner = [a, b].find((x) => new RegExp(`-${x.proc.pid}(/|$)`).test(took));
     expect(owner, `holder ${took}`).toBeDefined();
     const survivor = owner === a ? b : a;
     owner!.proc.kill("SIGKILL");

@@ -12,6 +12,8 @@ const label = (ns: string, name: string, ...kv: string[]) => kubectl(["-n", ns, 
 let app: AppProcess;
 
 beforeAll(async () => {
+  // The app's restart locks live there (the harness's LOCK_NAMESPACE); the test must not rely on another file having made it.
+  await kubectl(["create", "namespace", "k8s-restart-app-e2e"], { allowFail: true });
   await freshNamespace(NS);
   await freshNamespace(NS2);
   await applyDocs([
