@@ -42,6 +42,8 @@ interface Move {
   /** Whether the socket must be told anything (JSON: services came or went; html: the cards differ). */
   tell: boolean;
   queue: (string | ServiceEntry)[];
+  /** JSON, for a socket still being fed its initial state: the removals, then every status of the new plan. */
+  restart: (string | ServiceEntry)[];
   unsubscribe: string[];
   subscribe: string[];
 }
@@ -51,6 +53,7 @@ function moveOf(from: Plan, to: Plan, c: ServiceChange): Move {
   const after = new Map(to.services.map((s, i) => [serviceId(s), i]));
   const left = from.services.filter((s) => !after.has(serviceId(s)));
   const joined = to.services.filter((s) => !before.has(serviceId(s)));
+  const removals = to.mode === "json" ? left.map((s) => JSON.stringify(wireRemoval(s))) : [];
   const changed = new Set(c.changed.map(serviceId));
   // The page shows who may restart what: a changed entry, or a different refusal, means new cards.
   const redraw = [...after].some(([id, i]) => changed.has(id) || (before.has(id) && from.denied[before.get(id)!] !== to.denied[i]));
@@ -59,7 +62,8 @@ function moveOf(from: Plan, to: Plan, c: ServiceChange): Move {
   return {
     to,
     tell: left.length > 0 || joined.length > 0 || (to.mode === "html" && redraw),
-    queue: to.mode === "json" ? [...left.map((s) => JSON.stringify(wireRemoval(s))), ...joined] : [],
+    queue: to.mode === "json" ? [...removals, ...joined] : [],
+    restart: to.mode === "json" ? [...removals, ...to.services] : [],
     unsubscribe: from.topics.filter((t) => !newTopics.has(t)),
     subscribe: to.topics.filter((t) => !oldTopics.has(t)),
   };
@@ -88,11 +92,10 @@ function moveSocket<W extends FollowSocket>(f: FollowState<W>, ws: W, m: Move, f
   // A socket still being fed its initial state waits for a drain or a pong that resumes it.
   const busy = state.next < state.total;
   if (m.to.mode === "json") {
-    // Mid-way, the initial state restarts on the new plan (it holds every status); else only the news.
-    if (busy) return void (ws.data.feed = { next: 0, total: m.to.services.length, unacked: state.unacked }, (ws.data.queue = undefined));
-    if (!m.tell) return;
-    ws.data.queue = m.queue;
-    ws.data.feed = { next: 0, total: m.queue.length, unacked: state.unacked };
+    // Mid-way, the initial state restarts on the new plan (after the removals); else only the news.
+    if (!m.tell && !busy) return;
+    ws.data.queue = busy ? m.restart : m.queue;
+    ws.data.feed = { next: 0, total: ws.data.queue.length, unacked: state.unacked };
   } else {
     if (!m.tell && !busy) return;
     ws.data.regroup = true;
