@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
 # Container image of k8s-restart-app: the single compiled binary on distroless, as uid 65532.
 #
-# NOT BUILT IN THIS REPOSITORY'S CI: the machines have no Docker engine (no daemon, no kind).
-# What the run stage promises (the binary alone + glibc, no shell, no /etc/passwd, uid 65532,
-# read-only root, kubeconfig and in-cluster auth) is proven without Docker by
-# tests/e2e/image.test.ts, which runs the same binary in a chroot holding exactly those files.
-# The build stage's commands were run by hand on a context filtered like .dockerignore.
+# Built and run in this repository's CI with podman (`make image`, scripts/image.sh): the two base
+# images below are build arguments, and machines without registry access pass locally assembled
+# equivalents (a distroless/base-like root from Debian packages, a build stage with Bun); the
+# rest of this file is used as is. tests/e2e/container.test.ts runs the image with podman and
+# tests/e2e/node.test.ts as a Pod on a real kubelet.
 #
 #   docker build --build-arg BUILD_COMMIT=$(git rev-parse --short HEAD) -t ghcr.io/k8scope/k8s-restart-app:0.1.0 .
 #

@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 
 .PHONY: demo test test-unit test-e2e test-browser screenshot deps build bench help \
-	tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
+	image node-up node-down tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
 
 BUN := node_modules/.bin/bun
 # make demo: where the app listens (LISTEN_ADDRESS syntax).
@@ -14,14 +14,15 @@ demo: deps tools cluster-up cluster-workloads ## the app against the local contr
 	KUBE_CONFIG_PATH=.cluster/kubeconfig CONFIG_FILE_PATH=deploy/examples/config.yaml LISTEN_ADDRESS=$(DEMO_LISTEN) \
 		LOCK_NAMESPACE=default $(BUN) run src/main.ts
 
-test: ## every suite (unit, e2e, browser) against the local control plane; ends with "N passed, N failed"
-	scripts/deps.sh --browser
+test: ## every suite (unit, e2e incl. the image on a real node, browser) against the local control plane; ends with "N passed, N failed"
+	scripts/deps.sh --browser --image --node
 	scripts/test.sh
 
 test-unit: deps ## unit tests only
 	SUITES=unit scripts/test.sh
 
-test-e2e: deps ## e2e tests only (starts the control plane if needed)
+test-e2e: ## e2e tests only (starts the control plane if needed)
+	scripts/deps.sh --image --node
 	SUITES=e2e scripts/test.sh
 
 test-browser: ## browser tests in Chromium only
@@ -37,6 +38,9 @@ deps: ## npm packages (Bun included) and Debian packages the tests need
 
 build: deps ## compile dist/k8s-restart-app (one binary; templates and static assets embedded)
 	scripts/build.sh
+
+image: ## build the Dockerfile with podman into localhost/k8s-restart-app:<version> (local base images, no registry)
+	scripts/image.sh
 
 bench: deps build ## benchmarks against the local control plane (prints tables, writes bench/results/)
 	$(BUN) bench/run.ts
@@ -58,6 +62,13 @@ cluster-status: ## print .cluster/env and the nodes, fail if the cluster is not 
 
 cluster-workloads: ## apply deploy/examples/workloads.yaml and wait for every rollout
 	scripts/cluster.sh workloads
+
+node-up: deps cluster-up ## add one real node (kubelet + containerd) to the local control plane; see scripts/node.sh
+	scripts/node.sh up
+	@echo "node-up: run the image on it: scripts/node.sh import \$$(scripts/image.sh tag) (after make image)"
+
+node-down: ## stop the real node; leaves no process, mount or bridge behind
+	scripts/node.sh down
 
 cluster-smoke: ## smoke-test the running control plane (rollouts, restarts, TLS, tokens, audit)
 	tests/cluster/smoke.sh

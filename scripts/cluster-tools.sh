@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds (once) the real control-plane binaries from tests/cluster/tools and prints their folder.
+# Builds (once) the real control-plane binaries from tests/cluster/tools and prints their folder
+# (kubelet and the pause binary for scripts/node.sh's real node among them).
 # The binaries are cached outside the repo, keyed by the pinned versions, so a warm machine skips
 # the build entirely. Everything comes from the Go module proxy; nothing is downloaded otherwise.
 set -euo pipefail
@@ -27,9 +28,11 @@ cmds=(
   "kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
   "kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler"
   "kubectl k8s.io/kubernetes/cmd/kubectl"
+  "kubelet k8s.io/kubernetes/cmd/kubelet"
   "kwok sigs.k8s.io/kwok/cmd/kwok"
   "kwokctl sigs.k8s.io/kwok/cmd/kwokctl"
   "etcd go.etcd.io/etcd/server/v3"
+  "pause ./pause"
 )
 
 # Stamp the Kubernetes version into the binaries the way upstream's release build does: kwokctl
@@ -52,7 +55,8 @@ if ! $no_build; then
 fi
 for c in "${cmds[@]}"; do
   name=${c%% *}; pkg=${c#* }
-  if [ -x "$bin/$name" ]; then continue; fi
+  # pause is this repository's own code (tests/cluster/tools/pause): rebuilt when its source is newer.
+  if [ -x "$bin/$name" ] && { $no_build || [ "$name" != pause ] || [ ! "$tools/pause/main.go" -nt "$bin/pause" ]; }; then continue; fi
   if $no_build; then
     echo "cluster-tools: $bin/$name is not built yet; run scripts/cluster-tools.sh (or make tools)" >&2
     exit 1

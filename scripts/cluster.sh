@@ -153,6 +153,10 @@ cmd_up() {
     # --kubeconfig "": do not merge a context into ~/.kube/config; we write .cluster/kubeconfig.
     # audit-log-max*: the audit log has no size limit by default and busy test runs write ~2 MB a
     # minute; cap it (rotation renames the full file and starts a new audit.log).
+    # kubelet-preferred-address-types: the real node of scripts/node.sh has a name that does not
+    # resolve; InternalIP first lets logs/port-forward reach its kubelet.
+    # (kwok-controller's arguments are in tests/cluster/kwokctl.yaml: kwokctl 0.8 indexes
+    # --extra-args of a second component wrongly and panics.)
     # Ports are left to kwokctl, which picks free ones above 10000 (never the app's 8080).
     KWOK_KUBE_VERSION=$kube_version kwokctl create cluster \
       --name "$name" \
@@ -166,6 +170,7 @@ cmd_up() {
       --kubeconfig "" \
       --extra-args kube-apiserver=audit-log-maxsize=200 \
       --extra-args kube-apiserver=audit-log-maxbackup=2 \
+      --extra-args kube-apiserver=kubelet-preferred-address-types=InternalIP,Hostname \
       --wait 3m
     flock -u 7
   fi
@@ -194,6 +199,8 @@ cmd_up() {
 }
 
 cmd_down() {
+  # The real node of scripts/node.sh cannot outlive its control plane.
+  if [ -d "$state/node" ]; then "$root/scripts/node.sh" down 9>&-; fi
   if ! created; then
     [ -z "$(leftovers)" ] || die "no cluster config in $cdir but processes remain: $(leftovers | xargs)"
     log "no cluster $name; nothing to do"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make demo` / `make test` need and a new machine lacks: the npm packages (Bun
-# among them, exactly as package-lock.json pins them) and, with --browser, Debian's chromium.
-# Go is the one prerequisite; the control-plane binaries are built by scripts/cluster-tools.sh.
+# among them, exactly as package-lock.json pins them) and, from Debian: with --browser chromium,
+# with --image podman + runc (scripts/image.sh, scripts/podman.sh), with --node containerd + runc
+# + the CNI plugins (scripts/node.sh). Flags combine. Go is the one prerequisite; the
+# control-plane binaries are built by scripts/cluster-tools.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,6 +26,25 @@ apt_install() {
 }
 
 missing=()
+# Container tools without their recommends: those pull crun (which fails on hybrid cgroups) and
+# buildah, neither of which is used.
+bare=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then missing+=(chromium); fi
+for flag in "$@"; do
+  case $flag in
+    --browser) [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium) ;;
+    --image) command -v podman >/dev/null 2>&1 || bare+=(podman); command -v runc >/dev/null 2>&1 || bare+=(runc) ;;
+    --node)
+      command -v containerd >/dev/null 2>&1 || bare+=(containerd)
+      command -v runc >/dev/null 2>&1 || bare+=(runc)
+      [ -x /usr/lib/cni/bridge ] || bare+=(containernetworking-plugins)
+      command -v socat >/dev/null 2>&1 || bare+=(socat)
+      command -v ip >/dev/null 2>&1 || bare+=(iproute2)
+      # The pause image is assembled with podman.
+      command -v podman >/dev/null 2>&1 || bare+=(podman)
+      ;;
+    *) echo "deps: unknown flag $flag (known: --browser --image --node)" >&2; exit 2 ;;
+  esac
+done
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+[ ${#bare[@]} -eq 0 ] || apt_install --no-install-recommends $(printf '%s\n' "${bare[@]}" | sort -u)

@@ -4,6 +4,9 @@
 #
 # Starts the control plane if none is running and stops it again at the end (a cluster that was
 # already up is left running). SUITES=unit|e2e|browser (comma list) narrows the run.
+# The e2e suites include the image (tests/e2e/container.test.ts, podman) and the real node
+# (tests/e2e/node.test.ts, which starts and stops scripts/node.sh itself); a node that could not
+# start turns the closing line into "no-real-node: N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,11 +14,15 @@ suites=${SUITES:-unit,e2e,browser}
 bun="$root/node_modules/.bin/bun"
 logdir="$root/.tmp/test-logs"
 mkdir -p "$logdir"
-passed=0 failed=0 status=0 started_cluster=0
+passed=0 failed=0 status=0 started_cluster=0 node_problem=
 
 [ -x "$bun" ] || { echo "test: $bun missing; run: npm ci" >&2; exit 1; }
 
 cleanup() {
+  # tests/e2e/node.test.ts starts and stops the real node itself; a crashed run may leave it up.
+  if [ -d "$root/.cluster/node" ] && [ -z "${KEEP_CLUSTER:-}" ]; then
+    scripts/node.sh down || true
+  fi
   if [ "$started_cluster" = 1 ] && [ -z "${KEEP_CLUSTER:-}" ]; then
     scripts/cluster.sh down || true
   fi
@@ -62,6 +69,10 @@ fi
 
 if [[ ",$suites," == *",e2e,"* ]]; then
   run_suite e2e --timeout 180000 tests/e2e
+  # A machine where the real node cannot run fails the node suite; say why next to the count.
+  if grep -q 'THE REAL NODE DID NOT START' "$logdir/e2e.log"; then
+    node_problem="the real node did not start (tests/e2e/node.test.ts failed; see $logdir/e2e.log and .cluster/node-logs)"
+  fi
 fi
 if [[ ",$suites," == *",browser,"* ]]; then
   run_suite browser --timeout 120000 tests/browser
@@ -70,5 +81,11 @@ fi
 # Stop a cluster we started before the summary, so the count is the very last line.
 cleanup
 trap - EXIT
-echo "$passed passed, $failed failed"
+# The closing line names a missing real node itself (one word and a colon before the counts).
+if [ -n "$node_problem" ]; then
+  echo "test: FAILED: $node_problem" >&2
+  echo "no-real-node: $passed passed, $failed failed"
+else
+  echo "$passed passed, $failed failed"
+fi
 exit $status

@@ -1,14 +1,14 @@
 // Wiring only: load config → self-check → locks → watches → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
-import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
+import { type ConfigFile, parseConfigText, readConfigText } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { describeHosts } from "./http/hosts.ts";
 import { startServer } from "./http/server.ts";
-import { type AccessReport, accessDetail, checkAccess, readiness } from "./kube/access.ts";
-import { makePermissionMonitor } from "./kube/permissions.ts";
-import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
-import { watchCluster } from "./kube/cluster.ts";
+import { accessDetail, checkAccess, readiness } from "./kube/access.ts";
+import { startSelfCheck } from "./kube/permissions.ts";
+import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
+import { selectorScopes, watchCluster } from "./kube/cluster.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
 import { type Logger, makeLogger } from "./log.ts";
@@ -17,6 +17,8 @@ import { rbacCommand } from "./rbac.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { makeRestartFlow } from "./restart/wiring.ts";
 import { makeStatusHub } from "./status/hub.ts";
+import { makeReloader, watchScopes } from "./status/reload.ts";
+import { makeServiceSet } from "./status/service-set.ts";
 import { commit, version } from "./version.ts";
 
 async function main(): Promise<void> {
@@ -24,7 +26,8 @@ async function main(): Promise<void> {
   if (process.argv[2] === "rbac") return void process.stdout.write(await rbacCommand(process.argv.slice(3), process.env));
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
-  const config = await loadConfigFile(env.configFilePath);
+  const text = await readConfigText(env.configFilePath);
+  const config = parseConfigText(text, env.configFilePath);
   const kc = loadKubeConfig(env.kubeConfigPath);
   const authn = await makeAuthn(env.auth, { trustedProxies: env.trustedProxies, log });
   const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
@@ -35,32 +38,34 @@ async function main(): Promise<void> {
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
   const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
-  const services = config.services;
 
-  const monitor = await selfCheck(client, services, lockNamespace, log);
+  let fileConfig = config;
+  const check = (c: ConfigFile) => checkAccess(client, c.services, lockNamespace, selectorScopes(c));
+  const monitor = await startSelfCheck(() => check(fileConfig), log);
   const access = monitor.report;
   const locks = chooseLocks(client, lockNamespace, access.missingLeases);
-  if (locks.local) {
-    log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", { lockNamespace, missing: access.missingLeases });
-  }
-  // A service the app may not even list/watch is left out of the watches: one forbidden
-  // namespace must not keep every other service from syncing.
-  const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
-  const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  if (locks.local) log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", { lockNamespace, missing: access.missingLeases });
+  // Services the app may not list/watch are left out (watchScopes): one forbidden namespace must not keep the rest from syncing.
+  const view = watchCluster({ client, services: [], scopes: watchScopes(config, access), lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  const services = makeServiceSet(config, view);
+  const hub = makeStatusHub({ view, services: config.services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  services.onChange((c) => hub.updateServices(c));
+  // A reloaded file is checked at once; the monitor re-checks the file in use from then on.
+  const reloadCheck = (c: ConfigFile) => ((fileConfig = c), check(c));
+  const reloader = makeReloader({ path: env.configFilePath, text, set: services, view, access, check: reloadCheck, failures: metrics.configReloadFailures, log, refreshed: () => hub.refresh() });
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   // issue 15 #9: a 403 from a watch or a write re-runs the self-check; its report changes in place.
   view.onForbidden(() => monitor.recheck("a watch was refused (403)"));
+  const flow = makeRestartFlow({ env, services, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
+  const accessLines = () => [...accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local), ...reloader.readiness()];
 
-  const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
-  const accessLines = () => accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local);
-
-  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable,
+  const app = startServer({ env, services, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, configProblem: reloader.problem,
     ready: () => readiness(view, accessLines(), monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
-  monitor.onChange(() => (hub.refresh(), app.refreshCards())); // issue 15 #9: unusable/unwatchable shown live
+  monitor.onChange(() => (reloader.reapplyScopes(), hub.refresh(), app.refreshCards())); // issue 15 #9: shown live
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
-    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,
+    monitoring: app.monitoring?.url.href ?? "off", services: config.services.length, lockNamespace, server: client.server, version,
     allowedHosts: describeHosts(env.allowedHosts) });
+  process.on("SIGHUP", () => void reloader.reload("SIGHUP", true));
 
   const started = performance.now();
   view.start().then(() => {
@@ -69,28 +74,12 @@ async function main(): Promise<void> {
   });
 
   stopOnSignals(log, (env.shutdownGraceSec + 5) * 1000, async () => {
+    reloader.stop();
     view.stop();
     hub.stop();
     monitor.stop();
     await app.shutdown();
   });
-}
-
-/**
- * The permission self-check runs before the watches start: it decides whether locks can live in
- * Leases. Issue 15 #9: it is retried with backoff until it succeeds (start waits up to 10 s for
- * the first answer, then goes on with Leases while it keeps trying) and re-run on a 403.
- */
-async function selfCheck(client: KubeClient, services: ServiceKey[], lockNamespace: string, log: Logger) {
-  const monitor = makePermissionMonitor({ check: () => checkAccess(client, services, lockNamespace), log });
-  const logProblems = (access: AccessReport) => {
-    for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
-    if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
-  };
-  monitor.onChange(logProblems);
-  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
-  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
-  return monitor;
 }
 
 /** SIGTERM/SIGINT: stop once, exit 0 when done, 1 if stopping hangs. */

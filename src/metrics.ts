@@ -35,6 +35,11 @@ export function makeMetrics(version: { version: string; commit: string }) {
       g.set(version, 1);
       return g;
     })(),
+    configReloadFailures: new Counter({
+      name: "restart_app_config_reload_failures_total",
+      help: "Reloads of the services file that were refused (invalid file); the previous config kept serving",
+      registers: [registry],
+    }),
     watchConnected: new Gauge({
       name: "restart_app_watch_connected",
       help: "1 when every watch on the API server is connected, 0 while any is reconnecting",

@@ -3,12 +3,14 @@
 // Why namespaced Roles are enough: every watch the app opens is per namespace (one per
 // workload kind and namespace, one for pods per namespace, one for Leases in the lock
 // namespace), every write names its namespace, and the self-check uses
-// SelfSubjectAccessReview, which any authenticated user may create. Nothing is cluster-scoped.
+// SelfSubjectRulesReview (and SelfSubjectAccessReview where that is incomplete), which any
+// authenticated user may create. Nothing is cluster-scoped.
 import { stringify } from "yaml";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, KINDS, type ServiceKey, loadConfigFile } from "./config/file.ts";
 import { isDnsLabel } from "./config/names.ts";
-import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEED, requiredNeeds, rulesFor } from "./kube/access.ts";
+import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEEDS, requiredNeeds, rulesFor, scopeNeeds } from "./kube/access.ts";
+import { selectorScopes } from "./kube/cluster.ts";
 
 export interface RbacTarget {
   /** Namespace of the app's ServiceAccount (the RoleBindings' subject). */
@@ -36,7 +38,7 @@ export const LEASE_RULES: PolicyRule[] = rulesFor(leaseNeeds(""));
 export const CLUSTER_ROLE_RULES: PolicyRule[] = rulesFor([
   ...KINDS.flatMap((kind) => requiredNeeds({ kind, namespace: "", name: "" })).map((n) => ({ ...n, name: undefined })),
   eventNeed(""),
-  REVIEW_NEED,
+  ...REVIEW_NEEDS,
 ]);
 
 /**
@@ -64,29 +66,53 @@ function roleAndBinding(name: string, namespace: string, rules: PolicyRule[], t:
   ];
 }
 
-/** One Role + RoleBinding per workload namespace, plus the Lease Role in the lock namespace. */
+/**
+ * What one namespace needs: its explicit services' rights, and for selector entries there the
+ * whole collection of each kind (any workload there may come to match, so patch cannot be
+ * limited by name).
+ */
+function namespaceRules(config: ConfigFile, ns: string): PolicyRule[] {
+  const scoped = selectorScopes(config).filter((sc) => sc.namespace === ns);
+  return rulesFor([...namespaceNeeds(config.services.filter((s) => s.namespace === ns)), ...scoped.flatMap(scopeNeeds), eventNeed(ns)]);
+}
+
+/**
+ * `namespace: "*"` selector entries watch and patch in every namespace: that takes a ClusterRole
+ * (list/watch/patch of their kinds and pods, Events) — there is no namespaced way to say it.
+ */
+export function wideSelectorRules(config: ConfigFile): PolicyRule[] {
+  const wide = selectorScopes(config).filter((sc) => sc.namespace === "*");
+  return wide.length ? rulesFor([...wide.flatMap(scopeNeeds), eventNeed("")]) : [];
+}
+
+/** One Role + RoleBinding per workload namespace, the Lease Role in the lock namespace, and a ClusterRole only for `namespace: "*"` entries. */
 export function namespacedManifests(config: ConfigFile, t: RbacTarget): Manifest[] {
-  const namespaces = [...new Set(config.services.map((s) => s.namespace))].sort();
+  const namespaces = [...new Set([...config.services, ...selectorScopes(config)].map((s) => s.namespace).filter((ns) => ns !== "*"))].sort();
+  const wide = wideSelectorRules(config);
   return [
-    ...namespaces.flatMap((ns) => roleAndBinding(t.serviceAccount, ns, workloadRules(config.services.filter((s) => s.namespace === ns)), t)),
+    ...namespaces.flatMap((ns) => roleAndBinding(t.serviceAccount, ns, namespaceRules(config, ns), t)),
     // A distinct name: the lock namespace may also hold workloads.
     ...roleAndBinding(`${t.serviceAccount}-locks`, t.lockNamespace, LEASE_RULES, t),
+    ...(wide.length ? clusterRoleAndBinding(`${t.serviceAccount}-selectors`, wide, t) : []),
+  ];
+}
+
+function clusterRoleAndBinding(name: string, rules: PolicyRule[], t: RbacTarget): Manifest[] {
+  return [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name, labels: LABELS }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name, labels: LABELS },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+      subjects: [{ kind: "ServiceAccount", name: t.serviceAccount, namespace: t.namespace }],
+    },
   ];
 }
 
 /** The ClusterRole + ClusterRoleBinding alternative; Leases stay a namespaced Role. */
 export function clusterManifests(t: RbacTarget): Manifest[] {
-  return [
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: t.serviceAccount, labels: LABELS }, rules: CLUSTER_ROLE_RULES },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: t.serviceAccount, labels: LABELS },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: t.serviceAccount },
-      subjects: [{ kind: "ServiceAccount", name: t.serviceAccount, namespace: t.namespace }],
-    },
-    ...roleAndBinding(`${t.serviceAccount}-locks`, t.lockNamespace, LEASE_RULES, t),
-  ];
+  return [...clusterRoleAndBinding(t.serviceAccount, CLUSTER_ROLE_RULES, t), ...roleAndBinding(`${t.serviceAccount}-locks`, t.lockNamespace, LEASE_RULES, t)];
 }
 
 export function toYaml(header: string, manifests: Manifest[]): string {
@@ -116,8 +142,9 @@ export async function rbacCommand(args: string[], src: Record<string, string | u
   const t: RbacTarget = { namespace, serviceAccount: opts["service-account"] ?? "k8s-restart-app", lockNamespace: env.lockNamespace || namespace };
   if (cluster) return toYaml("# k8s-restart-app: cluster-wide permissions (any namespace); the Lease Role stays namespaced.", clusterManifests(t));
   const config = await loadConfigFile(env.configFilePath);
+  const wide = wideSelectorRules(config).length ? '\n# namespace: "*" selector entries watch and patch in every namespace: that needs the ClusterRole at the end.' : "";
   return toYaml(
-    `# k8s-restart-app: least-privilege Roles for the ${config.services.length} services in ${env.configFilePath}; regenerate when the list changes.`,
+    `# k8s-restart-app: least-privilege Roles for the ${config.services.length} services and ${config.selectors?.length ?? 0} selector entries in ${env.configFilePath}; regenerate when the list changes.${wide}`,
     namespacedManifests(config, t),
   );
 }

@@ -13,7 +13,8 @@
     set("reconnecting");
   });
   // The filter box: hides cards whose name, namespace or kind does not contain every word typed,
-  // and namespaces left empty. Purely local; pushes only replace a card's state, so it sticks.
+  // and namespaces left empty. Purely local; re-applied after every swap (cards are re-rendered
+  // when services come or go).
   function applyFilter() {
     var input = document.getElementById("filter");
     if (!input) return;
@@ -33,6 +34,8 @@
   // A push that carries the server's "watch stale" banner flips the indicator to stale; its
   // removal flips it back to live.
   document.addEventListener("htmx:after:swap", function () {
+    // Services added or removed at runtime re-render the cards: keep the filter on them.
+    applyFilter();
     if (document.body.dataset.conn === "reconnecting" || document.body.dataset.conn === "connecting") return;
     set(document.querySelector(".banner-stale") ? "stale" : "live");
   });

@@ -3,6 +3,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./env.ts";
+import { parseLabelSelector, type Requirement } from "./label-selector.ts";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names.ts";
 
 export const KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
@@ -23,9 +24,24 @@ const ServiceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** `- namespace: shop` + `selector: "tier=web"`: every matching workload (of `kinds`, default all three); namespace "*" is every namespace. */
+const SelectorSchema = Type.Object(
+  {
+    namespace: Type.Union([Type.String({ pattern: DNS_LABEL }), Type.Literal("*")]),
+    selector: Type.String(),
+    kinds: Type.Optional(Type.Array(Type.Union(KINDS.map((k) => Type.Literal(k))), { minItems: 1 })),
+    allowedUsers: Type.Optional(Names),
+    allowedGroups: Type.Optional(Names),
+    viewUsers: Type.Optional(Names),
+    viewGroups: Type.Optional(Names),
+  },
+  { additionalProperties: false },
+);
+
 const FileSchema = Type.Object(
   {
-    services: Type.Array(ServiceSchema),
+    // Each item is checked against ServiceSchema or SelectorSchema (by whether it has `selector`).
+    services: Type.Array(Type.Unknown()),
     // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.
     allowedUsers: Type.Optional(Names),
     allowedGroups: Type.Optional(Names),
@@ -36,7 +52,20 @@ const FileSchema = Type.Object(
 );
 
 export type ServiceEntry = Static<typeof ServiceSchema>;
-export type ConfigFile = Static<typeof FileSchema>;
+
+export interface SelectorEntry extends Omit<Static<typeof SelectorSchema>, "kinds"> {
+  kinds: Kind[];
+  /** The parsed selector. */
+  requirements: Requirement[];
+  /** Position in the file's services list (for messages). */
+  index: number;
+}
+
+/** The file as typed values: explicit entries in `services`, selector entries in `selectors`. */
+export interface ConfigFile extends Omit<Static<typeof FileSchema>, "services"> {
+  services: ServiceEntry[];
+  selectors?: SelectorEntry[];
+}
 
 export interface ServiceKey {
   kind: Kind;
@@ -74,35 +103,49 @@ function expectation(err: { message: string; schema: unknown; value: unknown }):
   return err.message.toLowerCase() + (err.value === undefined ? "" : `, got ${JSON.stringify(err.value)}`);
 }
 
+/** Throws naming `file` and the YAML path of the deepest error, if `value` does not fit `schema`. */
+function check(schema: Parameters<typeof Value.Errors>[0], value: unknown, file: string, prefix = ""): void {
+  const errors = [...Value.Errors(schema, value)];
+  if (errors.length === 0) return;
+  // Report the deepest error first: a union failure at services[2] is less helpful than services[2].kind.
+  const e = errors.sort((a, b) => b.path.length - a.path.length)[0]!;
+  throw new ConfigError(`${file}: ${yamlPath(prefix + e.path)}: ${expectation(e)}`);
+}
+
+function selectorEntry(item: Static<typeof SelectorSchema>, i: number, file: string): SelectorEntry {
+  let requirements: Requirement[];
+  try {
+    requirements = parseLabelSelector(item.selector);
+  } catch (e) {
+    throw new ConfigError(`${file}: services[${i}].selector: ${(e as Error).message}`);
+  }
+  return { ...item, kinds: item.kinds ?? [...KINDS], requirements, index: i };
+}
+
 /** Validates already-parsed YAML. `file` is only used in messages. */
 export function parseConfigFile(doc: unknown, file: string): ConfigFile {
   if (doc === null || doc === undefined) throw new ConfigError(`${file}: the file is empty; expected "services:" with a list`);
-  const errors = [...Value.Errors(FileSchema, doc)];
-  if (errors.length > 0) {
-    // Report the deepest error first: a union failure at services[2] is less helpful than services[2].kind.
-    const e = errors.sort((a, b) => b.path.length - a.path.length)[0]!;
-    throw new ConfigError(`${file}: ${yamlPath(e.path)}: ${expectation(e)}`);
-  }
-  const cfg = doc as ConfigFile;
+  check(FileSchema, doc, file);
+  const raw = doc as Static<typeof FileSchema>;
+  const services: ServiceEntry[] = [];
+  const selectors: SelectorEntry[] = [];
   const seen = new Map<string, number>();
-  cfg.services.forEach((s, i) => {
+  raw.services.forEach((item, i) => {
+    const isSelector = typeof item === "object" && item !== null && "selector" in item;
+    check(isSelector ? SelectorSchema : ServiceSchema, item, file, `/services/${i}`);
+    if (isSelector) return void selectors.push(selectorEntry(item as Static<typeof SelectorSchema>, i, file));
+    const s = item as ServiceEntry;
     const id = serviceId(s);
     const first = seen.get(id);
     if (first !== undefined) throw new ConfigError(`${file}: services[${i}]: duplicate of services[${first}] (${id})`);
     seen.set(id, i);
+    services.push(s);
   });
-  return cfg;
+  return { ...raw, services, ...(selectors.length ? { selectors } : {}) };
 }
 
-export async function loadConfigFile(path: string): Promise<ConfigFile> {
-  const f = Bun.file(path);
-  if (!(await f.exists())) throw new ConfigError(`CONFIG_FILE_PATH: ${path}: no such file`);
-  let text: string;
-  try {
-    text = await f.text();
-  } catch (e) {
-    throw new ConfigError(`CONFIG_FILE_PATH: ${path}: cannot read it: ${(e as Error).message}`);
-  }
+/** Parses and validates the file's text; every error names `path` and the YAML path. */
+export function parseConfigText(text: string, path: string): ConfigFile {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -110,4 +153,19 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
     throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
   }
   return parseConfigFile(doc, path);
+}
+
+/** The file's text; a missing or unreadable file is a ConfigError naming CONFIG_FILE_PATH. */
+export async function readConfigText(path: string): Promise<string> {
+  const f = Bun.file(path);
+  if (!(await f.exists())) throw new ConfigError(`CONFIG_FILE_PATH: ${path}: no such file`);
+  try {
+    return await f.text();
+  } catch (e) {
+    throw new ConfigError(`CONFIG_FILE_PATH: ${path}: cannot read it: ${(e as Error).message}`);
+  }
+}
+
+export async function loadConfigFile(path: string): Promise<ConfigFile> {
+  return parseConfigText(await readConfigText(path), path);
 }

@@ -1,42 +1,49 @@
 // The small handlers: the page, the service list, one service's status stream, health, readiness, metrics and the embedded assets.
 import type { Server } from "bun";
 import type { Env } from "../config/env.ts";
-import type { ConfigFile } from "../config/file.ts";
+import type { ServiceEntry } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { Identify } from "./identify.ts";
-import type { WsData } from "./live.ts";
-import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import type { Notice, WsData } from "./live.ts";
+import { accessBanner, configBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
 
 export interface HandlerDeps {
   env: Env;
-  config: ConfigFile;
+  services: ServiceSet;
+  configProblem?: Notice;
   hub: StatusHub;
   metrics: Metrics;
   identify: Identify;
   version: string;
   unusable(): Map<string, string[]>;
   ready(): { ready: boolean; detail: string[] };
-  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number] & { unknown?: true }): Response | undefined;
+  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ServiceEntry & { unknown?: true }): Response | undefined;
   /** Brings the per-service websocket gauge up to date (it is summed only when read). */
   beforeMetrics?(): void;
 }
 
 export function makeHandlers(d: HandlerDeps) {
-  const visible = (who: Parameters<typeof mayView>[2]) => d.config.services.filter((e) => mayView(d.config, e, who));
+  const visible = (who: Parameters<typeof mayView>[2]) => {
+    const config = d.services.current();
+    return config.services.filter((e) => mayView(config, e, who));
+  };
 
   const page: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
+    const config = d.services.current();
+    const seen = visible(who);
+    const cards = seen.map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(config, key, who, d.unusable().get(serviceId(key))) }));
     // issue 15 #5: the permission banner names only services this viewer may see.
-    const mine = new Set(visible(who).map(serviceId));
-    const banners = staleBanner(d.hub.stale(), false) + accessBanner(new Map([...d.unusable()].filter(([id]) => mine.has(id))));
+    const mine = new Set(seen.map(serviceId));
+    const banners = staleBanner(d.hub.stale(), false) + configBanner(d.configProblem?.current() ?? "", false) + accessBanner(new Map([...d.unusable()].filter(([id]) => mine.has(id))));
     return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version }));
   };
 
@@ -51,7 +58,7 @@ export function makeHandlers(d: HandlerDeps) {
     if (p.kind === undefined || p.namespace === undefined || p.name === undefined) {
       return json({ error: "bad-request", message: "malformed percent-encoding in the path" }, 400);
     }
-    const found = findService(d.config, p.kind, p.namespace, p.name);
+    const found = findService(d.services.current(), p.kind, p.namespace, p.name);
     // issue 15 #5: an unknown service goes through the same checks as a hidden one, so both answer alike.
     if (!found.ok && found.reason === "not-found") return d.upgrade(req, server as Server<WsData>, "json", { kind: p.kind as never, namespace: p.namespace, name: p.name, unknown: true });
     if (!found.ok) return json({ error: found.reason, message: found.detail }, STATUS[found.reason]);

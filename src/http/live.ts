@@ -1,23 +1,27 @@
-// The live side: websocket upgrade, topics per service and audience, the full state on every open, and hub changes published to subscribers.
+// The live side: websocket upgrade, topics per service and audience, the full state on every open, hub changes published to subscribers, and services added or removed at runtime.
 //
 // Memory stays bounded however many clients connect and however slowly they read (issue 15
 // #17): sockets of the same viewer share one plan (wsplan.ts), the full state is rendered once
 // per status and fed in acknowledged windows (wsfeed.ts), a client too far behind is closed,
-// and each client address may hold only so many sockets.
+// and each client address may hold only so many sockets. When the service set changes (a
+// reload, a workload a selector starts or stops matching) the plans are rebuilt and every
+// socket moves to its viewer's new plan (wsfollow.ts).
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Env } from "../config/env.ts";
-import { type ConfigFile, notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
+import { notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Audience, type Identity, mayRestart, mayView, refusalFor } from "../restart/identity.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { ServiceStatus } from "../status/model.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { Authn } from "./auth.ts";
 import { clientAddress } from "./clientaddr.ts";
 import type { Identify } from "./identify.ts";
-import { renderState, staleBanner, wireStatus } from "./render.ts";
+import { configBanner, renderGroups, renderState, staleBanner, wireStatus } from "./render.ts";
 import { json } from "./respond.ts";
 import { crossSiteRefusal } from "./security.ts";
 import { acknowledged, type FeedState, makeConnectionCap, makeRenderCache, pump } from "./wsfeed.ts";
+import { followChange } from "./wsfollow.ts";
 import { makePlans, type Plan } from "./wsplan.ts";
 
 /** The two streams: the original's JSON messages, and HTML fragments for the page. */
@@ -29,15 +33,25 @@ export type WsData = {
   identity: Identity;
   /** The client address counted against WEBSOCKET_MAX_PER_ADDRESS. */
   addr: string;
-  /** How far the initial state has gone. */
+  /** How far the initial state (or, after a service-set change, the re-rendered page) has gone. */
   feed: FeedState;
+  /** html, after the service set changed: the feed sends the whole card list (then the banners) instead of single cards. */
+  regroup?: boolean;
+  /** JSON, after the service set changed: what the feed sends instead of the plan's statuses (removals as text, services whose status to send). */
+  queue?: (string | ServiceEntry)[];
   /** AUTH_MODE=proxy: the socket's end of life (issue 15 #6). */
   expire?: ReturnType<typeof setTimeout>;
 };
 
+/** A message for operators that can change at runtime (a refused config reload). */
+export interface Notice {
+  current(): string;
+  onChange(h: (text: string) => void): void;
+}
+
 export interface LiveDeps {
   env: Env;
-  config: ConfigFile;
+  services: ServiceSet;
   hub: StatusHub;
   metrics: Metrics;
   identify: Identify;
@@ -47,34 +61,65 @@ export interface LiveDeps {
   unusable(): Map<string, string[]>;
   /** The TCP peer of a request. */
   peerOf(req: Request): string;
+  configProblem?: Notice;
 }
 
 const AUDIENCES: [Audience, "allowed" | "denied"][] = [["may-restart", "allowed"], ["not-allowed", "denied"]];
 
 /** What the live side keeps: open sockets, the shared plans and renderings, the per-address cap. */
 function liveState(deps: LiveDeps) {
-  const { config, unusable } = deps;
-  const visible = (who: Identity) => config.services.filter((e) => mayView(config, e, who));
+  const { services: set, unusable } = deps;
+  const visible = (who: Identity) => {
+    const config = set.current();
+    return config.services.filter((e) => mayView(config, e, who));
+  };
+  const card = (s: ServiceStatus | undefined, entry: ServiceKey, audience: Audience, oob: boolean) =>
+    renderState(s, entry, refusalFor(audience, entry, unusable().get(serviceId(entry))), oob);
   return {
     deps,
     sockets: new Set<ServerWebSocket<WsData>>(),
-    plans: makePlans({ services: config.services, visible, refused: (s, who) => !mayRestart(config, s, who) }),
-    singles: new Set<Plan>(),
+    plans: makePlans({ services: () => set.current().services, visible, refused: (s, who) => !mayRestart(set.current(), s, who) }),
+    /** Plans with open sockets (shared and single), for the watcher gauge. */
+    open: new Set<Plan>(),
     rendered: makeRenderCache(),
+    /** Bumped on every status change: a re-rendered card list is reused per plan until it moves. */
+    epoch: { n: 0 },
+    groups: new WeakMap<Plan, { epoch: number; text: string }>(),
     cap: makeConnectionCap(deps.env.websocketMaxPerAddress),
-    card: (s: ServiceStatus | undefined, entry: ServiceKey, audience: Audience, oob: boolean) =>
-      renderState(s, entry, refusalFor(audience, entry, unusable().get(serviceId(entry))), oob),
+    card,
+    banners: (oob: boolean) => staleBanner(deps.hub.stale(), oob) + (deps.configProblem ? configBanner(deps.configProblem.current(), oob) : ""),
   };
 }
-type LiveState = ReturnType<typeof liveState>;
+export type LiveState = ReturnType<typeof liveState>;
+
+/** The whole card list of a plan (no out-of-band markers: it replaces the page's cards), rendered once per plan and status epoch. */
+function groupsFor(st: LiveState, plan: Plan): string {
+  const hit = st.groups.get(plan);
+  if (hit && hit.epoch === st.epoch.n) return hit.text;
+  const cards = plan.services.map((s, i) => {
+    const status = st.deps.hub.current(s);
+    const audience: Audience = plan.denied[i] ? "not-allowed" : "may-restart";
+    return { key: s, status, refusal: refusalFor(audience, s, st.deps.unusable().get(serviceId(s))) };
+  });
+  const text = renderGroups(cards);
+  st.groups.set(plan, { epoch: st.epoch.n, text });
+  return text;
+}
 
 /** Feeds a socket its full state: message `i` from the shared render cache, in acknowledged windows. */
 function feeder(st: LiveState): (ws: ServerWebSocket<WsData>) => void {
   const { hub, unusable, env } = st.deps;
   const piece = (ws: ServerWebSocket<WsData>, i: number): string | undefined => {
     const { plan } = ws.data;
-    if (i === plan.services.length) return staleBanner(hub.stale(), true);
-    const s = plan.services[i]!;
+    if (ws.data.regroup) {
+      if (i === 0) return groupsFor(st, plan);
+      ws.data.regroup = false;
+      return st.banners(true);
+    }
+    if (plan.mode === "html" && i === plan.services.length) return st.banners(true);
+    const item = (ws.data.queue ?? plan.services)[i];
+    if (item === undefined || typeof item === "string") return item;
+    const s = item;
     const k = st.plans.keys(s);
     const cur = hub.current(s);
     if (plan.mode === "json") return cur ? st.rendered.get(k.json, cur, () => JSON.stringify(wireStatus(cur))) : undefined;
@@ -102,7 +147,7 @@ function socketHandler(st: LiveState, feed: (ws: ServerWebSocket<WsData>) => voi
       st.sockets.add(ws);
       for (const t of ws.data.plan.topics) ws.subscribe(t);
       st.plans.opened(ws.data.plan);
-      if (ws.data.plan.single) st.singles.add(ws.data.plan);
+      st.open.add(ws.data.plan);
       // Behind a proxy a socket lives at most this long, so a reconnect passes its session check again (1001: htmx reconnects).
       if (env.auth.mode === "proxy") ws.data.expire = setTimeout(() => ws.close(1001, "session check due: reconnect"), env.auth.websocketLifetimeSec * 1000);
       // Outside the open handler, where sends would pile up in a userspace buffer first.
@@ -118,14 +163,14 @@ function socketHandler(st: LiveState, feed: (ws: ServerWebSocket<WsData>) => voi
       clearTimeout(ws.data.expire);
       st.cap.release(ws.data.addr);
       st.plans.closed(ws.data.plan);
-      if (ws.data.plan.sockets === 0) st.singles.delete(ws.data.plan);
+      if (ws.data.plan.sockets === 0) st.open.delete(ws.data.plan);
     },
   };
 }
 
 /** Answers the upgrade request: a refusal, or undefined once the socket is upgraded. */
 function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry & { unknown?: true }): Response | undefined {
-  const { env, config } = st.deps;
+  const { env } = st.deps;
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return json({ error: "bad-request", message: "this endpoint is a websocket: connect with Upgrade: websocket" }, 400);
   }
@@ -134,7 +179,7 @@ function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: St
   const who = st.deps.identify(req);
   if (who instanceof Response) return who;
   // A service the caller may not see answers exactly like one that is not configured.
-  if (only && (only.unknown || !mayView(config, only, who))) return json({ error: "not-found", message: notListed(only.kind, only.namespace, only.name) }, 404);
+  if (only && (only.unknown || !mayView(st.deps.services.current(), only, who))) return json({ error: "not-found", message: notListed(only.kind, only.namespace, only.name) }, 404);
   const addr = clientAddress(st.deps.peerOf(req), req.headers.get("x-forwarded-for"), env.trustedProxies);
   if (!st.cap.admit(addr)) return json({ error: "rate-limited", message: `too many open websockets from ${addr} (WEBSOCKET_MAX_PER_ADDRESS=${env.websocketMaxPerAddress})` }, 429);
   const plan = st.plans.planFor(stream, who, only);
@@ -144,14 +189,15 @@ function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: St
   return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
 }
 
-/** Publishes every hub change to the sockets that watch it, rendered once per topic; closes sockets of revoked tokens. */
-function publishFrom(st: LiveState, server: Server<WsData>): (s: ServiceStatus, cardsOnly?: boolean) => void {
-  const { hub, metrics, authn } = st.deps;
+/** Publishes every hub change to the sockets that watch it, rendered once per topic; closes sockets of revoked tokens; follows the service set. */
+function publishFrom(st: LiveState, server: Server<WsData>, feed: (ws: ServerWebSocket<WsData>) => void): (s: ServiceStatus, cardsOnly?: boolean) => void {
+  const { hub, metrics, authn, services: set, configProblem } = st.deps;
   const publish = (topics: string[], render: () => string) => {
     let text: string | undefined;
     for (const t of topics) if (server.subscriberCount(t) > 0) server.publish(t, (text ??= render()));
   };
   const onStatus = (s: ServiceStatus, cardsOnly = false) => {
+    st.epoch.n++;
     const id = serviceId(s.service);
     // Sockets that see everything share "json:*" / "html:*" (the may-restart audience).
     if (!cardsOnly) publish([`json:${id}`, "json:*"], () => JSON.stringify(wireStatus(s)));
@@ -162,6 +208,8 @@ function publishFrom(st: LiveState, server: Server<WsData>): (s: ServiceStatus, 
     metrics.watchConnected.set(stale.length ? 0 : 1);
     server.publish("html:banner", staleBanner(stale, true));
   });
+  configProblem?.onChange((text) => server.publish("html:banner", configBanner(text, true)));
+  set.onChange((c) => followChange(st, c, feed));
   // A revoked token's sockets are closed (1008: htmx does not reconnect).
   authn.onChange(() => {
     for (const ws of st.sockets) if (!authn.stillValid(ws.data.identity)) ws.close(1008, "credential revoked");
@@ -171,11 +219,12 @@ function publishFrom(st: LiveState, server: Server<WsData>): (s: ServiceStatus, 
 
 export function makeLive(deps: LiveDeps) {
   const st = liveState(deps);
+  const feed = feeder(st);
   let publishStatus: ((s: ServiceStatus, cardsOnly?: boolean) => void) | undefined;
   return {
     upgrade: (req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry & { unknown?: true }) => upgrade(st, req, server, stream, only),
-    websocket: socketHandler(st, feeder(st)),
-    publishFrom: (server: Server<WsData>) => void (publishStatus = publishFrom(st, server)),
+    websocket: socketHandler(st, feed),
+    publishFrom: (server: Server<WsData>) => void (publishStatus = publishFrom(st, server, feed)),
     /** The app's own rights changed (issue 15 #9): every card is rendered and pushed again. */
     refreshCards: () => {
       st.rendered.clear();
@@ -183,7 +232,7 @@ export function makeLive(deps: LiveDeps) {
     },
     /** Sets restart_app_connected_status_watchers from the per-plan counts (summed only when read). */
     countWatchers: () => {
-      for (const [s, n] of st.plans.watchers(st.singles)) deps.metrics.watchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);
+      for (const [s, n] of st.plans.watchers(st.open)) deps.metrics.watchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);
     },
     /** Closes every socket (1001 on shutdown, so htmx reconnects to the next instance). */
     closeAll: (code: number, reason: string) => st.sockets.forEach((ws) => ws.close(code, reason)),

@@ -2,6 +2,7 @@
 import accessBannerRaw from "../../templates/access-banner.html" with { type: "text" };
 import accessItemRaw from "../../templates/access-item.html" with { type: "text" };
 import bannerRaw from "../../templates/banner.html" with { type: "text" };
+import configBannerRaw from "../../templates/config-banner.html" with { type: "text" };
 import emptyRaw from "../../templates/empty.html" with { type: "text" };
 import flashRaw from "../../templates/flash.html" with { type: "text" };
 import groupRaw from "../../templates/group.html" with { type: "text" };
@@ -25,6 +26,7 @@ const T = {
   accessBanner: tpl(accessBannerRaw),
   accessItem: tpl(accessItemRaw),
   banner: tpl(bannerRaw),
+  configBanner: tpl(configBannerRaw),
   empty: tpl(emptyRaw),
   flash: tpl(flashRaw),
   group: tpl(groupRaw),
@@ -55,6 +57,21 @@ export function wireStatus(s: ServiceStatus) {
     },
     is_locked: s.lock !== null,
     lock: s.lock ? { since: s.lock.since, expires_at: s.lock.expiresAt, user: s.lock.user ?? "" } : null,
+  };
+}
+
+/**
+ * A service that left the list (config reload, or a workload that no longer matches a selector
+ * entry), on the JSON streams: the original's status message with rollout "removed" — clients that
+ * only know status messages show it as an unknown state — plus `removed: true` for those that know.
+ */
+export function wireRemoval(s: ServiceKey) {
+  return {
+    kind_namespace_name: { kind: s.kind, namespace: s.namespace, name: s.name },
+    status: { message: "no longer in the list of restartable services", pod_status: {}, last_restart: "", pods_ready: 0, rollout: "removed", desired: 0, ready: 0, updated: 0, restarted_by: "" },
+    is_locked: false,
+    lock: null,
+    removed: true,
   };
 }
 
@@ -162,6 +179,11 @@ export function staleBanner(stale: string[], oob: boolean): string {
   // The watch paths name namespaces a viewer may not be allowed to see: they go to the log and
   // /readyz only; every viewer gets the same plain notice (issue 15 #5).
   return renderBanner("stale", "stale", stale.length ? T.staleBanner.trim() : "", oob);
+}
+
+/** Why the last reload of the services file was refused; an empty (hidden) banner when it was not. */
+export function configBanner(problem: string, oob: boolean): string {
+  return renderBanner("config", "bad", problem ? fill(T.configBanner, { problem }) : "", oob);
 }
 
 /** The app's own missing permissions, per service id; no banner when there are none. */

@@ -1,23 +1,25 @@
 // Bun.serve: the route table, the monitoring listener's own small table, and shutdown.
 import type { Server } from "bun";
 import { ConfigError, type Env } from "../config/env.ts";
-import type { ConfigFile, ServiceKey } from "../config/file.ts";
+import type { ServiceKey } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { Authn } from "./auth.ts";
 import { type Drain, makeDrain } from "./drain.ts";
 import { makeHandlers } from "./handlers.ts";
 import { hostRefusal } from "./hosts.ts";
 import { makeIdentify } from "./identify.ts";
-import { makeLive, type WsData } from "./live.ts";
+import { makeLive, type Notice, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
 import { makeRestartHandler } from "./restart.ts";
 import { type Handler, type Route, router } from "./router.ts";
 
 export interface AppDeps {
   env: Env;
-  config: ConfigFile;
+  /** The services offered now (changes on reload and as selector entries match). */
+  services: ServiceSet;
   hub: StatusHub;
   metrics: Metrics;
   authn: Authn;
@@ -25,6 +27,8 @@ export interface AppDeps {
   ready(): { ready: boolean; detail: string[] };
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
+  /** Why the last config reload was refused ("" when it was not). */
+  configProblem?: Notice;
   version: string;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** Frees this instance's lock on a service: a restart cut short by shutdown (issue 15 #11). */
@@ -117,13 +121,13 @@ function shutdownDrain(deps: AppDeps): Drain {
 }
 
 export function startServer(deps: AppDeps): App {
-  const { env, config, hub, metrics } = deps;
+  const { env, services, hub, metrics, configProblem } = deps;
   let server: Server<WsData> | undefined;
   const identify = makeIdentify(deps.authn, (req) => server?.requestIP(req)?.address ?? "");
   const drain = shutdownDrain(deps);
-  const live = makeLive({ env, config, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, peerOf: (req) => server?.requestIP(req)?.address ?? "" });
+  const live = makeLive({ env, services, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, configProblem, peerOf: (req) => server?.requestIP(req)?.address ?? "" });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify, drain });
-  const h = makeHandlers({ env, config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade, beforeMetrics: live.countWatchers });
+  const h = makeHandlers({ env, services, configProblem, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade, beforeMetrics: live.countWatchers });
   const routes = guarded(deps.log, router(routeTable(h, live, restart)));
   // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding).
   const answer = async (req: Request, s: Server<never>) => {

@@ -27,27 +27,45 @@ export interface PieceKeys {
   html: { allowed: string; denied: string; unusable: string };
 }
 
+const keysOf = (s: ServiceEntry): PieceKeys => {
+  const id = serviceId(s);
+  return { id, json: `json:${id}`, html: { allowed: `html:${id}:allowed`, denied: `html:${id}:denied`, unusable: `html:${id}:unusable` } };
+};
+
+/**
+ * `services()` is the current service set. When it changes, `rebuild()` forgets every plan (sockets
+ * keep theirs until they are moved: `planFor` again, `closed(old)`, `opened(new)`), so the cache
+ * only ever holds plans for the current set.
+ */
 export function makePlans(o: {
-  services: ServiceEntry[];
+  services(): ServiceEntry[];
   visible(who: Identity): ServiceEntry[];
   refused(s: ServiceEntry, who: Identity): boolean;
 }) {
   const plans = new Map<string, Plan>();
   const keys = new Map<ServiceEntry, PieceKeys>();
-  for (const s of o.services) {
-    const id = serviceId(s);
-    keys.set(s, { id, json: `json:${id}`, html: { allowed: `html:${id}:allowed`, denied: `html:${id}:denied`, unusable: `html:${id}:unusable` } });
-  }
-  const everWatched = new Set<ServiceEntry>();
+  let total = 0;
+  const rebuild = () => {
+    plans.clear();
+    keys.clear();
+    const all = o.services();
+    total = all.length;
+    for (const s of all) keys.set(s, keysOf(s));
+  };
+  rebuild();
+  /** Services that ever had a websocket client, by id: their gauge goes to 0, not away, when none is left. */
+  const everWatched = new Map<string, ServiceEntry>();
+  const keyFor = (s: ServiceEntry) => keys.get(s) ?? keysOf(s);
   const build = (mode: "json" | "html", services: ServiceEntry[], who: Identity, single: boolean): Plan => {
     const denied = services.map((s) => o.refused(s, who));
-    const ids = services.map((s) => keys.get(s)?.id ?? serviceId(s));
+    const ids = services.map((s) => keyFor(s).id);
     const byId = new Map(ids.map((id, i) => [id, i]));
-    const topics = topicsFor(mode, ids, single ? -1 : o.services.length, (id) => (denied[byId.get(id)!] ? "denied" : "allowed"));
+    const topics = topicsFor(mode, ids, single ? -1 : total, (id) => (denied[byId.get(id)!] ? "denied" : "allowed"));
     return { mode, services, topics, denied, sockets: 0, single };
   };
   return {
-    keys: (s: ServiceEntry) => keys.get(s)!,
+    keys: keyFor,
+    rebuild,
     /** The plan for this viewer; `only` (one service's own stream) is not shared. */
     planFor(mode: "json" | "html", who: Identity, only?: ServiceEntry): Plan {
       if (only) return build(mode, [only], who, true);
@@ -63,19 +81,19 @@ export function makePlans(o: {
     },
     opened(p: Plan): void {
       p.sockets++;
-      for (const s of p.services) everWatched.add(s);
+      for (const s of p.services) everWatched.set(keyFor(s).id, s);
     },
     closed(p: Plan): void {
       p.sockets--;
     },
     /** Websocket clients per service, for the restart_app_connected_status_watchers gauge. */
-    watchers(singles: Iterable<Plan>): Map<ServiceEntry, number> {
-      const out = new Map<ServiceEntry, number>();
-      for (const s of everWatched) out.set(s, 0);
-      for (const p of [...plans.values(), ...singles]) {
-        if (p.sockets > 0) for (const s of p.services) out.set(s, (out.get(s) ?? 0) + p.sockets);
+    watchers(open: Iterable<Plan>): Map<ServiceEntry, number> {
+      const counts = new Map<string, number>();
+      for (const id of everWatched.keys()) counts.set(id, 0);
+      for (const p of open) {
+        if (p.sockets > 0) for (const s of p.services) counts.set(keyFor(s).id, (counts.get(keyFor(s).id) ?? 0) + p.sockets);
       }
-      return out;
+      return new Map([...counts].map(([id, n]) => [everWatched.get(id)!, n]));
     },
   };
 }

@@ -1,4 +1,4 @@
-// Permission self-check: asks the API server (SelfSubjectAccessReview) whether the app may do what each service needs.
+// Permission self-check: asks the API server (SelfSubjectRulesReview once per namespace, SelfSubjectAccessReview where that is not enough) whether the app may do what each service needs.
 //
 // Needs come in two tiers. *Required* ones (watch the workload and its pods, patch the workload)
 // are exactly what the original tool's ClusterRole grants for Deployments and StatefulSets: a
@@ -6,8 +6,10 @@
 // new features; without them the app still works as the original did, and says so.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
-import type { KubeClient } from "./client.ts";
+import { type KubeClient, KubeError } from "./client.ts";
+import type { WatchScope } from "./cluster.ts";
 import { plural } from "./paths.ts";
+import { granted, type RulesReview, reviewRules } from "./rules-review.ts";
 
 export interface Need {
   verb: string;
@@ -29,6 +31,17 @@ export function requiredNeeds(s: ServiceKey): Need[] {
   ];
 }
 
+/**
+ * Required for a selector entry's scope: every workload of the kind there may become a service,
+ * so the rights are on the whole collection; namespace "*" needs them cluster-wide (namespace "").
+ */
+export function scopeNeeds(sc: WatchScope): Need[] {
+  const namespace = sc.namespace === "*" ? "" : sc.namespace;
+  return requiredNeeds({ kind: sc.kind, namespace, name: "" }).map((n) => ({ ...n, name: undefined }));
+}
+
+export const scopeKey = (sc: WatchScope) => `${sc.kind}/${sc.namespace}`;
+
 /** Lease-backed locks (shared across replicas, surviving restarts) need all of these. */
 export function leaseNeeds(lockNamespace: string): Need[] {
   const l = { group: "coordination.k8s.io", resource: "leases", namespace: lockNamespace };
@@ -37,8 +50,16 @@ export function leaseNeeds(lockNamespace: string): Need[] {
 
 export const eventNeed = (namespace: string): Need => ({ verb: "create", group: "", resource: "events", namespace });
 
-/** The self-check itself (cluster-scoped; default clusters grant it to every authenticated user). */
-export const REVIEW_NEED: Need = { verb: "create", group: "authorization.k8s.io", resource: "selfsubjectaccessreviews", namespace: "" };
+/**
+ * The self-check itself (cluster-scoped; default clusters grant both to every authenticated user):
+ * a rules review per namespace, and access reviews where the rules review is incomplete.
+ */
+export const REVIEW_NEEDS: Need[] = ["selfsubjectrulesreviews", "selfsubjectaccessreviews"].map((resource) => ({
+  verb: "create",
+  group: "authorization.k8s.io",
+  resource,
+  namespace: "",
+}));
 
 /** Everything the services of one namespace need there: the required rights and the Event. */
 export function namespaceNeeds(services: ServiceKey[]): Need[] {
@@ -97,7 +118,7 @@ export function rulesFor(needs: Need[]): PolicyRule[] {
 }
 
 export const describeNeed = (n: Need) =>
-  `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} in namespace ${n.namespace}`;
+  `${n.verb} ${n.group ? `${n.resource}.${n.group}` : n.resource}${n.name ? `/${n.name}` : ""} ${n.namespace ? `in namespace ${n.namespace}` : "in all namespaces"}`;
 
 export interface AccessReport {
   /** Per service id: required permissions that are missing (the service is unusable). */
@@ -108,6 +129,8 @@ export interface AccessReport {
   missingLeases: string[];
   /** Namespaces where Events cannot be recorded. */
   missingEvents: string[];
+  /** Per selector scope ("Deployment/shop", "Deployment/*"): required rights that are missing. */
+  scopes?: Map<string, string[]>;
 }
 
 /** The access report as /readyz lines: what the app cannot do, and what it does instead. */
@@ -115,6 +138,7 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   const detail: string[] = [];
   if (checkError) detail.push(`permission self-check failed: ${checkError}`);
   for (const [id, missing] of report.unusable) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
+  for (const [scope, missing] of report.scopes ?? []) detail.push(`selector entries for ${scope}: missing permission: ${missing.join("; ")}`);
   if (inProcessLocks) detail.push(`locks are in-process only: missing ${report.missingLeases.join("; ")}`);
   if (report.missingEvents.length) detail.push(`cannot create Events in: ${report.missingEvents.join(", ")}`);
   return detail;
@@ -135,7 +159,8 @@ export function readiness(view: { synced(): boolean; disconnected(): string[] },
 
 export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
 
-export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
+/** Asks one SelfSubjectAccessReview per distinct need (memoised). */
+function accessReviews(client: KubeClient): (n: Need) => Promise<boolean> {
   const cache = new Map<string, Promise<boolean>>();
   const allowed = (n: Need) => {
     const k = JSON.stringify(n);
@@ -162,19 +187,53 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     return p;
   };
   // A right granted on the whole collection covers every name in it: ask about the collection
-  // first and about the single object only when that is refused, so 200 services in a few
-  // namespaces cost a dozen reviews at start, not hundreds.
-  const allowedNarrowest = async (n: Need) => {
+  // first and about the single object only when that is refused.
+  return async (n: Need) => {
     if (n.name !== undefined && (await allowed({ ...n, name: undefined }))) return true;
     return allowed(n);
   };
+}
+
+/**
+ * Whether the app may do what a need says: one SelfSubjectRulesReview per namespace answers every
+ * need there, so start-up costs one request per namespace, not one per service. Where the review
+ * is incomplete (an authorizer that cannot list its rules) or cannot be asked at all (a cluster
+ * that refuses or does not serve it), each need it does not grant is asked by access review.
+ */
+function accessAsker(client: KubeClient): (n: Need) => Promise<boolean> {
+  const reviews = new Map<string, Promise<RulesReview | undefined>>();
+  const askEach = accessReviews(client);
+  const review = (ns: string) => {
+    let p = reviews.get(ns);
+    if (!p) {
+      p = reviewRules(client, ns).catch((e) => {
+        if (e instanceof KubeError && [400, 403, 404].includes(e.code)) return undefined;
+        throw e;
+      });
+      reviews.set(ns, p);
+    }
+    return p;
+  };
+  return async (n: Need) => {
+    // Cluster-wide needs (namespace "*" entries): a rules review is per namespace, so ask directly.
+    if (n.namespace === "") return askEach(n);
+    const r = await review(n.namespace);
+    if (r && granted(r, n)) return true;
+    if (r && !r.incomplete) return false;
+    return askEach(n);
+  };
+}
+
+export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string, scopes: WatchScope[] = []): Promise<AccessReport> {
+  const allowed = accessAsker(client);
   const missing = async (needs: Need[]) => {
-    const ok = await Promise.all(needs.map(allowedNarrowest));
+    const ok = await Promise.all(needs.map(allowed));
     return needs.filter((_, i) => !ok[i]).map(describeNeed);
   };
   const unusable = new Map<string, string[]>();
-  const namespaces = [...new Set(services.map((s) => s.namespace))];
-  const [perService, missingLeases, eventResults] = await Promise.all([
+  const namespaces = [...new Set([...services, ...scopes].map((s) => s.namespace).filter((ns) => ns !== "*"))];
+  const [perScope, perService, missingLeases, eventResults] = await Promise.all([
+    Promise.all(scopes.map(async (sc) => [scopeKey(sc), await missing(scopeNeeds(sc))] as const)),
     Promise.all(services.map(async (s) => [serviceId(s), await missing(requiredNeeds(s))] as const)),
     missing(leaseNeeds(lockNamespace)),
     Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
@@ -186,5 +245,6 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     const blind = m.filter((x) => /^(list|watch) /.test(x));
     if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
   }
-  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
+  const scoped = new Map(perScope.filter(([, m]) => m.length));
+  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x), ...(scopes.length ? { scopes: scoped } : {}) };
 }

@@ -1,37 +1,51 @@
-// The set of watch caches the configured services need: one per (resource, namespace), shared by all clients.
-import type { Kind, ServiceKey } from "../config/file.ts";
+// The set of watch caches the configured services need: one per (resource, namespace), shared by all clients; caches are added and removed as the needed scopes change.
+import type { ConfigFile, Kind, ServiceKey } from "../config/file.ts";
 import type { KubeClient } from "./client.ts";
 import { LOCK_SELECTOR, leaseName } from "./lock.ts";
 import { leasesPath, podsPath, workloadsPath } from "./paths.ts";
 import type { Lease, Pod, Workload } from "./types.ts";
 import { WatchCache } from "./watch.ts";
 
+/** Where workloads of a kind are watched; namespace "*" is every namespace (one cluster-wide watch). */
+export interface WatchScope {
+  kind: Kind;
+  namespace: string;
+}
+
 export interface ClusterView {
   workload(s: ServiceKey): Workload | undefined;
+  /** Every cached workload of `kind` in `namespace` ("*": all namespaces). */
+  workloads(kind: Kind, namespace: string): Workload[];
   pods(namespace: string): Pod[];
   lease(s: ServiceKey): Lease | undefined;
+  /** Whether the cache that holds `s` has listed at least once (before that, "not there" means "not known yet"). */
+  covers(s: ServiceKey): boolean;
   /** Called with what changed, so only the services it can affect are recomputed. */
   onChange(h: (scope: ChangeScope) => void): void;
   onConnection(h: () => void): void;
   /** Called when a list or watch is answered 403: the app's rights may have changed. */
   onForbidden(h: () => void): void;
-  /** Every cache has its first list, or was refused (403) and counts as settled. */
+  /** True once the caches the app started with have all listed, or were refused (403) and count as settled. */
   synced(): boolean;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
+  /** Watches exactly these scopes from now on: new caches start, caches no longer needed stop. */
+  setScopes(scopes: WatchScope[]): void;
   start(): Promise<void>;
   stop(): void;
 }
 
 /**
  * What a watch event touched: a workload (kind + name), a pod (its labels, before and after an
- * update, since a relabelled pod leaves one workload for another), or a lock Lease.
+ * update, since a relabelled pod leaves one workload for another), a lock Lease, or — when a cache
+ * added at runtime has listed — everything in its namespace (`all` for a cluster-wide one).
  */
 export interface ChangeScope {
   namespace?: string;
   workload?: { kind: Kind; name: string };
   podLabels?: Record<string, string>[];
   lease?: string;
+  all?: boolean;
 }
 
 /** Where lock records come from when they are not Leases watched in the cluster. */
@@ -42,49 +56,168 @@ export interface LockSource {
 
 export interface ClusterOptions {
   client: KubeClient;
+  /** Explicit services: their (kind, namespace) are watched. */
   services: ServiceKey[];
+  /** More scopes to watch (selector entries). */
+  scopes?: WatchScope[];
   lockNamespace: string;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** In-process locks, when the app may not use Leases: read instead of a Lease watch. */
   locks?: LockSource;
 }
 
-export function watchCluster({ client, services, lockNamespace, log, locks }: ClusterOptions): ClusterView {
-  const workloads = new Map<string, WatchCache<Workload>>(); // key kind/ns
-  const pods = new Map<string, WatchCache<Pod>>(); // key ns
-  for (const s of services) {
-    const k = `${s.kind}/${s.namespace}`;
-    if (!workloads.has(k)) workloads.set(k, new WatchCache<Workload>(client, { path: workloadsPath(s.kind as Kind, s.namespace), log }));
-    if (!pods.has(s.namespace)) pods.set(s.namespace, new WatchCache<Pod>(client, { path: podsPath(s.namespace), log }));
-  }
-  const leases = locks ? undefined : new WatchCache<Lease>(client, { path: leasesPath(lockNamespace), labelSelector: LOCK_SELECTOR, log });
-  const all: WatchCache<never>[] = [...workloads.values(), ...pods.values(), ...(leases ? [leases] : [])] as never;
-  const changeHandlers: ((scope: ChangeScope) => void)[] = [];
-  const notify = (scope: ChangeScope) => changeHandlers.forEach((h) => h(scope));
-  const connHandlers: (() => void)[] = [];
+/** Cache keys for scopes: a cluster-wide scope of a kind replaces that kind's namespaced ones; pods follow. */
+export function cacheKeys(scopes: WatchScope[]): { workloads: Set<string>; pods: Set<string> } {
+  const wide = new Set(scopes.filter((s) => s.namespace === "*").map((s) => s.kind));
+  const workloads = new Set(scopes.filter((s) => s.namespace === "*" || !wide.has(s.kind)).map((s) => `${s.kind}/${s.namespace}`));
+  const pods = wide.size ? new Set(["*"]) : new Set(scopes.map((s) => s.namespace));
+  return { workloads, pods };
+}
 
-  for (const [k, c] of workloads) {
-    const [kind, ns] = k.split("/") as [Kind, string];
-    c.onChange((_t, w) => notify({ namespace: ns, workload: { kind, name: w.metadata?.name ?? "" } }));
-  }
-  for (const [ns, c] of pods) {
-    c.onChange((_t, p, prev) => notify({ namespace: ns, podLabels: [p.metadata?.labels ?? {}, ...(prev ? [prev.metadata?.labels ?? {}] : [])] }));
-  }
-  leases?.onChange((_t, l) => notify({ lease: l.metadata?.name }));
-  locks?.onChange((name) => notify({ lease: name }));
-  for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
+export const scopesOf = (services: ServiceKey[]): WatchScope[] => services.map(({ kind, namespace }) => ({ kind, namespace }));
 
-  return {
-    workload: (s) => workloads.get(`${s.kind}/${s.namespace}`)?.get(s.namespace, s.name),
-    pods: (ns) => pods.get(ns)?.list() ?? [],
-    lease: (s) => (locks ? locks.lease(s) : leases?.get(lockNamespace, leaseName(s))),
-    onChange: (h) => void changeHandlers.push(h),
-    onConnection: (h) => void connHandlers.push(h),
-    onForbidden: (h) => all.forEach((c) => c.onForbidden(h)),
-    synced: () => all.every((c) => c.synced || c.forbidden),
-    // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
-    disconnected: () => all.filter((c) => !c.connected && !c.forbidden).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
-    start: async () => void (await Promise.all(all.map((c) => c.start()))),
-    stop: () => all.forEach((c) => c.stop()),
-  };
+/** The scopes the selector entries of a config need watched (one per kind and namespace). */
+export function selectorScopes(config: ConfigFile): WatchScope[] {
+  const all = (config.selectors ?? []).flatMap((sel) => sel.kinds.map((kind) => ({ kind, namespace: sel.namespace })));
+  return [...new Map(all.map((sc) => [`${sc.kind}/${sc.namespace}`, sc])).values()];
+}
+
+/** A pod cache for every namespace, indexed by namespace so pods(ns) stays cheap. */
+class PodsByNamespace {
+  readonly byNs = new Map<string, Map<string, Pod>>();
+  constructor(cache: WatchCache<Pod>) {
+    cache.onChange((type, p) => {
+      const ns = p.metadata?.namespace ?? "";
+      const key = p.metadata?.name ?? "";
+      let m = this.byNs.get(ns);
+      if (type === "delete") return void m?.delete(key);
+      if (!m) this.byNs.set(ns, (m = new Map()));
+      m.set(key, p);
+    });
+  }
+}
+
+export function watchCluster(o: ClusterOptions): ClusterView {
+  return new View(o);
+}
+
+class View implements ClusterView {
+  private readonly workloadCaches = new Map<string, WatchCache<Workload>>(); // key kind/ns
+  private readonly podCaches = new Map<string, WatchCache<Pod>>(); // key ns or "*"
+  private wideIndex: PodsByNamespace | undefined;
+  private readonly leases: WatchCache<Lease> | undefined;
+  private readonly changeHandlers: ((scope: ChangeScope) => void)[] = [];
+  private readonly connHandlers: (() => void)[] = [];
+  private readonly forbiddenHandlers: (() => void)[] = [];
+  private started = false;
+  private initialSynced = false;
+
+  constructor(private readonly o: ClusterOptions) {
+    this.leases = o.locks ? undefined : new WatchCache<Lease>(o.client, { path: leasesPath(o.lockNamespace), labelSelector: LOCK_SELECTOR, log: o.log });
+    this.leases?.onChange((_t, l) => this.notify({ lease: l.metadata?.name }));
+    this.leases?.onConnection(() => this.connHandlers.forEach((h) => h()));
+    this.leases?.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
+    o.locks?.onChange((name) => this.notify({ lease: name }));
+    this.setScopes([...scopesOf(o.services), ...(o.scopes ?? [])]);
+  }
+
+  private notify(scope: ChangeScope): void {
+    for (const h of this.changeHandlers) h(scope);
+  }
+
+  private all(): WatchCache<never>[] {
+    return [...this.workloadCaches.values(), ...this.podCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
+  }
+
+  private newCache<T extends Workload | Pod>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void): WatchCache<T> {
+    const c = new WatchCache<T>(this.o.client, { path, log: this.o.log });
+    c.onChange((_t, obj, prev) => onEvent(obj, prev));
+    c.onConnection(() => this.connHandlers.forEach((h) => h()));
+    c.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
+    // A cache added after start: once it has listed, everything it covers is known.
+    if (this.started) void c.start().then(() => this.notify(namespace === "*" ? { all: true } : { namespace }));
+    return c;
+  }
+
+  setScopes(scopes: WatchScope[]): void {
+    const keys = cacheKeys(scopes);
+    for (const [k, c] of this.workloadCaches) if (!keys.workloads.has(k)) (c.stop(), this.workloadCaches.delete(k));
+    for (const [k, c] of this.podCaches) if (!keys.pods.has(k)) (c.stop(), this.podCaches.delete(k));
+    if (!keys.pods.has("*")) this.wideIndex = undefined;
+    for (const k of keys.workloads) {
+      if (this.workloadCaches.has(k)) continue;
+      const [kind, ns] = k.split("/") as [Kind, string];
+      this.workloadCaches.set(k, this.newCache<Workload>(workloadsPath(kind, ns), ns, (w) => this.notify({ namespace: w.metadata?.namespace ?? "", workload: { kind, name: w.metadata?.name ?? "" } })));
+    }
+    for (const ns of keys.pods) {
+      if (this.podCaches.has(ns)) continue;
+      const c = this.newCache<Pod>(podsPath(ns), ns, (p, prev) =>
+        this.notify({ namespace: p.metadata?.namespace ?? "", podLabels: [p.metadata?.labels ?? {}, ...(prev ? [prev.metadata?.labels ?? {}] : [])] }),
+      );
+      if (ns === "*") this.wideIndex = new PodsByNamespace(c);
+      this.podCaches.set(ns, c);
+    }
+  }
+
+  private cacheFor(s: { kind: Kind; namespace: string }): WatchCache<Workload> | undefined {
+    return this.workloadCaches.get(`${s.kind}/${s.namespace}`) ?? this.workloadCaches.get(`${s.kind}/*`);
+  }
+
+  workload(s: ServiceKey): Workload | undefined {
+    return this.cacheFor(s)?.get(s.namespace, s.name);
+  }
+
+  workloads(kind: Kind, namespace: string): Workload[] {
+    if (namespace === "*") return [...this.workloadCaches].filter(([k]) => k.startsWith(`${kind}/`)).flatMap(([, c]) => c.list());
+    const own = this.workloadCaches.get(`${kind}/${namespace}`);
+    if (own) return own.list();
+    return (this.workloadCaches.get(`${kind}/*`)?.list() ?? []).filter((w) => w.metadata?.namespace === namespace);
+  }
+
+  pods(namespace: string): Pod[] {
+    const own = this.podCaches.get(namespace);
+    if (own) return own.list();
+    return [...(this.wideIndex?.byNs.get(namespace)?.values() ?? [])];
+  }
+
+  lease(s: ServiceKey): Lease | undefined {
+    return this.o.locks ? this.o.locks.lease(s) : this.leases?.get(this.o.lockNamespace, leaseName(s));
+  }
+
+  covers(s: ServiceKey): boolean {
+    return !!this.cacheFor(s)?.synced;
+  }
+
+  onChange(h: (scope: ChangeScope) => void): void {
+    this.changeHandlers.push(h);
+  }
+
+  onConnection(h: () => void): void {
+    this.connHandlers.push(h);
+  }
+
+  onForbidden(h: () => void): void {
+    this.forbiddenHandlers.push(h);
+  }
+
+  synced(): boolean {
+    return this.initialSynced;
+  }
+
+  disconnected(): string[] {
+    return this.all()
+      // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
+      .filter((c) => !c.connected && !c.forbidden)
+      .map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await Promise.all(this.all().map((c) => c.start()));
+    this.initialSynced = true;
+  }
+
+  stop(): void {
+    for (const c of this.all()) c.stop();
+  }
 }

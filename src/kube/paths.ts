@@ -3,9 +3,10 @@ import type { Kind } from "../config/file.ts";
 
 const PLURAL: Record<Kind, string> = { Deployment: "deployments", StatefulSet: "statefulsets", DaemonSet: "daemonsets" };
 
-export const workloadsPath = (kind: Kind, ns: string) => `/apis/apps/v1/namespaces/${ns}/${PLURAL[kind]}`;
+/** Namespace "*" is the cluster-wide collection (every namespace). */
+export const workloadsPath = (kind: Kind, ns: string) => (ns === "*" ? `/apis/apps/v1/${PLURAL[kind]}` : `/apis/apps/v1/namespaces/${ns}/${PLURAL[kind]}`);
 export const workloadPath = (kind: Kind, ns: string, name: string) => `${workloadsPath(kind, ns)}/${encodeURIComponent(name)}`;
-export const podsPath = (ns: string) => `/api/v1/namespaces/${ns}/pods`;
+export const podsPath = (ns: string) => (ns === "*" ? "/api/v1/pods" : `/api/v1/namespaces/${ns}/pods`);
 export const leasesPath = (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
 export const eventsPath = (ns: string) => `/api/v1/namespaces/${ns}/events`;
 export const plural = (kind: Kind) => PLURAL[kind];

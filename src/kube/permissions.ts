@@ -6,6 +6,7 @@
 // write is refused with 403. The report's maps are updated in place, so whoever holds them
 // (the status hub, the page) sees the new state; `onChange` says when to recompute.
 import type { AccessReport } from "./access.ts";
+import type { Logger } from "../log.ts";
 import { defaultBackoff } from "./watch.ts";
 
 export interface PermissionMonitor {
@@ -50,7 +51,9 @@ function applyReport(target: AccessReport, fresh: AccessReport): boolean {
   replaceMap(target.unwatchable, fresh.unwatchable);
   replaceList(target.missingLeases, fresh.missingLeases);
   replaceList(target.missingEvents, fresh.missingEvents);
-  return before !== snapshot();
+  const scopes = JSON.stringify([...(target.scopes ?? [])]) !== JSON.stringify([...(fresh.scopes ?? [])]);
+  target.scopes = fresh.scopes;
+  return before !== snapshot() || scopes;
 }
 
 class Monitor implements PermissionMonitor {
@@ -132,4 +135,20 @@ class Monitor implements PermissionMonitor {
 
 export function makePermissionMonitor(o: MonitorOptions): PermissionMonitor {
   return new Monitor(o);
+}
+
+/**
+ * The permission self-check at start, before the watches: it decides whether locks can live in
+ * Leases. Start waits up to 10 s for the first answer, then goes on with Leases while the monitor
+ * keeps trying; problems are logged whenever the report changes.
+ */
+export async function startSelfCheck(check: () => Promise<AccessReport>, log: Logger): Promise<PermissionMonitor> {
+  const monitor = makePermissionMonitor({ check, log });
+  monitor.onChange((access) => {
+    for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
+    if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
+  });
+  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
+  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
+  return monitor;
 }

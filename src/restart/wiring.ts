@@ -1,12 +1,13 @@
 // Assembles the restart flow's real dependencies: the watch caches, the lock store, the cluster writes, the rate limiter and the audit log.
 import type { Env } from "../config/env.ts";
-import { type ConfigFile, serviceId } from "../config/file.ts";
+import { serviceId } from "../config/file.ts";
 import type { AccessReport } from "../kube/access.ts";
 import type { KubeClient } from "../kube/client.ts";
 import type { ClusterView } from "../kube/cluster.ts";
 import type { LockStore } from "../kube/lock.ts";
 import { patchRestart, recordRestartEvent } from "../kube/workloads.ts";
 import type { Logger } from "../log.ts";
+import type { ServiceSet } from "../status/service-set.ts";
 import type { RestartFailure, RestartRequest, RestartResult } from "./outcome.ts";
 import { makeRateLimiter } from "./ratelimit.ts";
 import { type RestartDeps, refuseRestart, restartWorkload } from "./restart.ts";
@@ -19,7 +20,8 @@ export interface RestartFlow {
 
 export interface RestartWiring {
   env: Env;
-  config: ConfigFile;
+  /** The services offered now: every request looks its service up in the current set. */
+  services: ServiceSet;
   client: KubeClient;
   view: ClusterView;
   locks: LockStore;
@@ -30,9 +32,11 @@ export interface RestartWiring {
   forbidden?(why: string): void;
 }
 
-export function makeRestartFlow({ env, config, client, view, locks, access, instanceId, log, forbidden }: RestartWiring): RestartFlow {
+export function makeRestartFlow({ env, services, client, view, locks, access, instanceId, log, forbidden }: RestartWiring): RestartFlow {
   const deps: RestartDeps = {
-    config,
+    get config() {
+      return services.current();
+    },
     workload: (s) => view.workload(s),
     lease: (s) => view.lease(s),
     acquire: (s, holder, user, current) => locks.acquire(s, holder, user, env.forceUnlockSec, current),

@@ -30,6 +30,9 @@ export interface HubOptions {
 
 export interface StatusHub {
   current(s: ServiceKey): ServiceStatus | undefined;
+  /** Services added are computed and pushed; removed ones are forgotten and `onRemoved` is told. */
+  updateServices(change: { added: ServiceKey[]; removed: ServiceKey[] }): void;
+  onRemoved(l: (s: ServiceKey) => void): void;
   all(): ServiceStatus[];
   /** Calls `l` with every changed status; returns a function that stops it. */
   onStatus(l: StatusListener): () => void;
@@ -44,13 +47,22 @@ export interface StatusHub {
 
 /** Which services a watch event can affect, by namespace and by lock Lease. */
 class ServiceIndex {
-  readonly byNamespace = new Map<string, ServiceKey[]>();
+  readonly byNamespace = new Map<string, Map<string, ServiceKey>>();
   readonly byLease = new Map<string, ServiceKey>();
   constructor(services: ServiceKey[]) {
-    for (const s of services) {
-      this.byNamespace.set(s.namespace, [...(this.byNamespace.get(s.namespace) ?? []), s]);
-      this.byLease.set(leaseName(s), s);
-    }
+    for (const s of services) this.add(s);
+  }
+
+  add(s: ServiceKey): void {
+    let m = this.byNamespace.get(s.namespace);
+    if (!m) this.byNamespace.set(s.namespace, (m = new Map()));
+    m.set(serviceId(s), s);
+    this.byLease.set(leaseName(s), s);
+  }
+
+  remove(s: ServiceKey): void {
+    this.byNamespace.get(s.namespace)?.delete(serviceId(s));
+    this.byLease.delete(leaseName(s));
   }
 
   /**
@@ -61,12 +73,13 @@ class ServiceIndex {
   affected(scope: ChangeScope, view: ClusterView): ServiceKey[] {
     const out: ServiceKey[] = [];
     if (scope.namespace) {
-      const inNs = this.byNamespace.get(scope.namespace) ?? [];
+      const inNs = [...(this.byNamespace.get(scope.namespace)?.values() ?? [])];
       const { workload, podLabels } = scope;
       if (workload) out.push(...inNs.filter((s) => s.kind === workload.kind && s.name === workload.name));
       else if (podLabels) out.push(...inNs.filter((s) => podLabels.some((l) => matchesSelector(view.workload(s)?.spec?.selector, l))));
       else out.push(...inNs);
     }
+    if (scope.all) out.push(...[...this.byNamespace.values()].flatMap((m) => [...m.values()]));
     const leased = scope.lease ? this.byLease.get(scope.lease) : undefined;
     if (leased) out.push(leased);
     return out;
@@ -75,7 +88,7 @@ class ServiceIndex {
 
 class Hub implements StatusHub {
   private readonly view: ClusterView;
-  private readonly services: ServiceKey[];
+  private readonly services = new Map<string, ServiceKey>();
   private readonly timeoutSec: number;
   private readonly unwatchable: Map<string, string>;
   private readonly timers: Timers;
@@ -83,6 +96,7 @@ class Hub implements StatusHub {
   private readonly currentById = new Map<string, { status: ServiceStatus; json: string }>();
   private readonly listeners = new Set<StatusListener>();
   private readonly connListeners: ((stale: string[]) => void)[] = [];
+  private readonly removedListeners: ((s: ServiceKey) => void)[] = [];
   private readonly dirty = new Set<ServiceKey>();
   private flushScheduled = false;
   private timer: unknown;
@@ -90,7 +104,7 @@ class Hub implements StatusHub {
 
   constructor(o: HubOptions) {
     this.view = o.view;
-    this.services = o.services;
+    for (const s of o.services) this.services.set(serviceId(s), s);
     this.timeoutSec = o.timeoutSec;
     this.unwatchable = o.unwatchable ?? new Map();
     this.timers = o.timers ?? REAL_TIMERS;
@@ -107,7 +121,27 @@ class Hub implements StatusHub {
   }
 
   all(): ServiceStatus[] {
-    return this.services.map((s) => this.current(s)).filter((x): x is ServiceStatus => !!x);
+    return [...this.services.values()].map((s) => this.current(s)).filter((x): x is ServiceStatus => !!x);
+  }
+
+  updateServices(change: { added: ServiceKey[]; removed: ServiceKey[] }): void {
+    for (const s of change.removed) {
+      const id = serviceId(s);
+      const known = this.services.get(id);
+      if (!known) continue;
+      this.services.delete(id);
+      this.index.remove(known);
+      this.dirty.delete(known);
+      this.currentById.delete(id);
+      for (const l of this.removedListeners) l(known);
+    }
+    const added = change.added.filter((s) => !this.services.has(serviceId(s)));
+    for (const s of added) (this.services.set(serviceId(s), s), this.index.add(s));
+    this.markDirty(added);
+  }
+
+  onRemoved(l: (s: ServiceKey) => void): void {
+    this.removedListeners.push(l);
   }
 
   onStatus(l: StatusListener): () => void {
@@ -140,7 +174,7 @@ class Hub implements StatusHub {
   }
 
   refresh(): void {
-    this.markDirty(this.services);
+    this.markDirty(this.services.values());
   }
 
   stop(): void {
@@ -166,6 +200,8 @@ class Hub implements StatusHub {
     this.dirty.clear();
     for (const s of batch) {
       const v = this.view;
+      // Removed meanwhile, or in a cache added at runtime that has not listed yet (its listing marks it again).
+      if (!this.services.has(serviceId(s)) || (!this.unwatchable.has(serviceId(s)) && !v.covers(s))) continue;
       const status = serviceStatus(s, v.workload(s), v.pods(s.namespace), v.lease(s), t, this.timeoutSec, this.unwatchable.get(serviceId(s)));
       const json = JSON.stringify(status);
       if (this.currentById.get(serviceId(s))?.json === json) continue;
@@ -191,7 +227,7 @@ class Hub implements StatusHub {
       }
     }
     if (next === Infinity) return;
-    this.timer = this.timers.setTimeout(() => this.markDirty(this.services), Math.max(0, next - t) + 50);
+    this.timer = this.timers.setTimeout(() => this.markDirty(this.services.values()), Math.max(0, next - t) + 50);
   }
 }
 

@@ -12,7 +12,7 @@ import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "../supp
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";
 const SUFFIX = "-e2e-deploy"; // on the ClusterRole/ClusterRoleBinding names, so they collide with nobody's
-const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] };
+const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectrulesreviews", "selfsubjectaccessreviews"], verbs: ["create"] };
 
 type Obj = Record<string, any>;
 const parseDocs = (yaml: string): Obj[] => parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
@@ -65,7 +65,7 @@ afterAll(async () => {
 describe("kubectl kustomize deploy/overlays/example", () => {
   test("renders one of each object, all in the overlay's namespace", () => {
     expect(rendered.map((o) => o.kind).sort()).toEqual(
-      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
     );
     const ns = one(rendered, "Namespace").metadata.name;
     for (const o of rendered.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind))) {
@@ -91,7 +91,7 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     expect(one(moved, "Namespace").metadata.name).toBe(NS);
   });
 
-  test("RBAC rules are the app's own (src/rbac.ts), including the self-check's SelfSubjectAccessReview", () => {
+  test("RBAC rules are the app's own (src/rbac.ts), including the self-check's rules and access reviews", () => {
     expect(CLUSTER_ROLE_RULES).toContainEqual(SSAR_RULE);
     expect(sortRules(one(rendered, "ClusterRole").rules)).toEqual(sortRules(CLUSTER_ROLE_RULES));
     expect(sortRules(one(rendered, "Role").rules)).toEqual(sortRules(LEASE_RULES));
@@ -124,6 +124,15 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     const svc = one(rendered, "Service");
     expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+  });
+
+  test("two replicas, and a PodDisruptionBudget that keeps one of them up", () => {
+    const dep = one(rendered, "Deployment");
+    const pdb = one(rendered, "PodDisruptionBudget");
+    expect(dep.spec.replicas).toBe(2);
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(dep.spec.selector.matchLabels);
+    expect(dep.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
   });
 
   test("the image is the project's, tagged with package.json's version", () => {
@@ -229,7 +238,7 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
     const services = parseConfigFile(parseYaml(one(moved, "ConfigMap").data["config.yaml"]), "config.yaml").services;
     const needs = [...services.flatMap((s) => [...requiredNeeds(s), eventNeed(s.namespace)]), ...leaseNeeds(NS)];
     const keys = [...new Set(needs.map((n) => JSON.stringify([n.verb, resourceOf(n), n.namespace])))].map((k) => JSON.parse(k) as [string, string, string]);
-    const answers = await Promise.all([...keys.map(([v, r, ns]) => canI(v, r, ns)), canI("create", "selfsubjectaccessreviews.authorization.k8s.io")]);
+    const answers = await Promise.all([...keys.map(([v, r, ns]) => canI(v, r, ns)), canI("create", "selfsubjectaccessreviews.authorization.k8s.io"), canI("create", "selfsubjectrulesreviews.authorization.k8s.io")]);
     expect(answers.filter((a) => !a.endsWith(": yes"))).toEqual([]);
     expect(answers.length).toBeGreaterThan(20);
   });

@@ -1,7 +1,7 @@
 // The rules `k8s-restart-app rbac` prints are derived from the needs in kube/access.ts: every need is granted, nothing more.
 import { describe, expect, test } from "bun:test";
 import type { ConfigFile } from "../../src/config/file.ts";
-import { eventNeed, leaseNeeds, type Need, namespaceNeeds, REVIEW_NEED, requiredNeeds, rulesFor } from "../../src/kube/access.ts";
+import { eventNeed, leaseNeeds, type Need, namespaceNeeds, REVIEW_NEEDS, requiredNeeds, rulesFor } from "../../src/kube/access.ts";
 import { CLUSTER_ROLE_RULES, LEASE_RULES, namespacedManifests, type PolicyRule } from "../../src/rbac.ts";
 
 /** RBAC's own rule: a rule grants a need when group, resource and verb match, and resourceNames (if any) hold its name. */
@@ -52,7 +52,7 @@ describe("RBAC rules derived from the needs", () => {
 
   test("the ClusterRole grants every kind's needs on any name, the Event and the self-check", () => {
     const any = (["Deployment", "StatefulSet", "DaemonSet"] as const).flatMap((kind) => requiredNeeds({ kind, namespace: "x", name: "whatever" }));
-    expect([...any, eventNeed("x"), REVIEW_NEED].filter((n) => !grants(CLUSTER_ROLE_RULES, n))).toEqual([]);
+    expect([...any, eventNeed("x"), ...REVIEW_NEEDS].filter((n) => !grants(CLUSTER_ROLE_RULES, n))).toEqual([]);
     expect(grants(CLUSTER_ROLE_RULES, { verb: "get", group: "", resource: "secrets", namespace: "x" })).toBe(false);
   });
 

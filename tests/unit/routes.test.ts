@@ -10,6 +10,7 @@ import type { StatusHub, StatusListener } from "../../src/status/hub.ts";
 import { wireStatus } from "../../src/http/render.ts";
 import { auditRecord } from "../../src/restart/audit.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
+import { makeServiceSet } from "../../src/status/service-set.ts";
 import { restartOutcome } from "../../src/status/settle.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
@@ -59,6 +60,8 @@ function fakeHub(initial: ServiceStatus[]) {
         listeners.add(l);
       }),
     refresh: () => {},
+    updateServices: () => {},
+    onRemoved: () => {},
     stop: () => {},
   };
   const push = (s: ServiceStatus) => (current.set(serviceId(s.service), s), listeners.forEach((l) => l(s)));
@@ -77,9 +80,10 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const metrics = makeMetrics({ version: "test", commit: "abc123" });
   const restarts: RestartRequest[] = [];
   const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const services = makeServiceSet(CONFIG);
   const deps: AppDeps = {
     env,
-    config: CONFIG,
+    services,
     hub,
     metrics,
     authn: await makeAuthn(env.auth, { trustedProxies: env.trustedProxies }),
@@ -98,7 +102,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const app = startServer(deps);
   running.push(app);
   const base = `http://127.0.0.1:${app.server.port}`;
-  return { base, ws: base.replace("http", "ws"), push, restarts, logs, app };
+  return { base, ws: base.replace("http", "ws"), push, restarts, logs, app, services, hub };
 }
 
 describe("monitoring listener (LISTEN_MONITORING_ADDRESS)", () => {
@@ -617,5 +621,72 @@ describe("rights lost while running are shown live (issue 15 #9)", () => {
     await until("the pushed card", () => c.messages.length > 3);
     expect(c.messages.slice(3).join("\n")).toContain("Unavailable: the app lacks permissions for this service");
     c.ws.close();
+  });
+});
+
+describe("open sockets follow the service set (shared plans rebuilt, issue 12 × issue 15)", () => {
+  const CACHE: ServiceKey = { kind: "Deployment", namespace: "shop", name: "cache" };
+  const NEXT: ConfigFile = { services: [{ ...WEB }, { ...CACHE }, { ...AGENT, viewUsers: ["carol"] }] };
+
+  test("JSON sockets get a removal for a service gone and a status for one added; the per-service socket of the removed one is closed", async () => {
+    const { ws: wsBase, push, services } = await start();
+    const all = connect(`${wsBase}/api/v1/service/status`);
+    const same = connect(`${wsBase}/api/v1/service/status`);
+    const db = connect(`${wsBase}/api/v1/service/StatefulSet/shop/db/status`);
+    await Promise.all([all.opened, same.opened, db.opened]);
+    await until("full state", () => all.messages.length === 2 && same.messages.length === 2 && db.messages.length === 1);
+    let closed = 0;
+    db.ws.addEventListener("close", (e) => void (closed = (e as CloseEvent).code));
+    push(status(CACHE));
+    services.replace(NEXT);
+    await until("removal and addition", () => all.messages.length === 4 && same.messages.length === 4);
+    for (const c of [all, same]) {
+      const [gone, added] = c.messages.slice(2).map((m) => JSON.parse(m));
+      expect(gone).toMatchObject({ kind_namespace_name: { name: "db" }, removed: true, status: { rollout: "removed" } });
+      expect(added).toEqual(wireStatus(status(CACHE)));
+    }
+    await until("db socket closed", () => closed !== 0);
+    expect(closed).toBe(1000);
+    expect(JSON.parse(db.messages.at(-1)!)).toMatchObject({ removed: true });
+    // The moved sockets are subscribed to the new service and no longer to the old one.
+    push(status(CACHE, { ready: 1 }));
+    push(status(DB, { ready: 0 }));
+    await until("cache change", () => all.messages.length === 5);
+    await Bun.sleep(20);
+    expect(all.messages.slice(4).map((m) => JSON.parse(m).kind_namespace_name.name)).toEqual(["cache"]);
+    all.ws.close();
+    same.ws.close();
+  });
+
+  test("the page's socket gets its card list re-rendered (no out-of-band markers) with the new service, then the banners", async () => {
+    const { ws: wsBase, push, services } = await start();
+    const c = connect(`${wsBase}/ui/status`);
+    await c.opened;
+    await until("full state", () => c.messages.length === 3);
+    push(status(CACHE));
+    services.replace(NEXT);
+    await until("re-render", () => c.messages.length === 5);
+    const groups = c.messages[3]!;
+    expect(groups).toContain("state-deployment_shop_cache");
+    expect(groups).not.toContain("state-statefulset_shop_db");
+    expect(groups).not.toContain("agent");
+    expect(groups).not.toContain("hx-swap-oob");
+    expect(c.messages[4]).toContain('id="banner-stale"');
+    c.ws.close();
+  });
+
+  test("a viewer who may no longer see a service loses it; the watcher gauge follows", async () => {
+    const { ws: wsBase, base, services } = await start({ env: { AUTH_MODE: "proxy" } });
+    const value = async (name: string) => Number(new RegExp(`restart_app_connected_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`, { headers: { "X-Forwarded-User": "carol" } })).text())?.[1] ?? -1);
+    const carol = connect(`${wsBase}/api/v1/service/status`, { headers: { "X-Forwarded-User": "carol" } });
+    await carol.opened;
+    await until("carol's full state", () => carol.messages.length === 3);
+    expect(await value("agent")).toBe(1);
+    services.replace({ services: [{ ...WEB }, { ...DB }, { ...AGENT, viewUsers: ["dave"] }] });
+    await until("agent hidden", () => carol.messages.length === 4);
+    expect(JSON.parse(carol.messages[3]!)).toMatchObject({ kind_namespace_name: { name: "agent" }, removed: true });
+    expect(await value("agent")).toBe(0);
+    expect(await value("web")).toBe(1);
+    carol.ws.close();
   });
 });
