@@ -1,16 +1,14 @@
 // Wiring only: load config → start watches → status hub → serve; stop cleanly on SIGTERM/SIGINT.
-import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { loadConfigFile, serviceId } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { makeRateLimiter } from "./http/ratelimit.ts";
 import { startServer } from "./http/server.ts";
-import { type AccessReport, checkAccess } from "./kube/access.ts";
-import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
-import { watchCluster } from "./kube/cluster.ts";
-import { type LockStore, makeLeaseLocks } from "./kube/lease.ts";
-import { makeMemoryLocks } from "./kube/memlocks.ts";
+import { makeApiClient } from "./kube/api.ts";
+import { loadCredentials } from "./kube/credentials.ts";
+import { serviceAccountNamespace } from "./kube/incluster.ts";
+import { prepareCluster } from "./kube/startup.ts";
 import { patchRestart, recordRestartEvent } from "./kube/workloads.ts";
 import { makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
@@ -19,8 +17,6 @@ import { restartWorkload } from "./restart/restart.ts";
 import { rbacCommand } from "./rbac.ts";
 import { makeStatusHub } from "./status/hub.ts";
 import { commit, version } from "./version.ts";
-
-const SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 async function main(): Promise<void> {
   if (process.argv.includes("--version")) {
@@ -34,47 +30,27 @@ async function main(): Promise<void> {
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
   const config = await loadConfigFile(env.configFilePath);
-  const kc = loadKubeConfig(env.kubeConfigPath);
+  const creds = await loadCredentials(env.kubeConfigPath, env.serviceAccountDir);
   const authn = await makeAuthn(env.auth);
   const lockNamespace =
-    env.lockNamespace || (existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, "utf8").trim() : "") || kc.getContextObject(kc.getCurrentContext())?.namespace || "default";
+    env.lockNamespace || serviceAccountNamespace(env.serviceAccountDir) || creds.namespace || "default";
   if (env.auth.mode === "none") {
     log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
   }
 
   const instanceId = `${hostname()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
-  const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
+  const client = makeApiClient(creds, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
   const services = config.services;
 
-  // The self-check runs before the watches start: it decides whether locks can live in Leases.
-  let access: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
-  let accessError = "";
-  try {
-    access = await checkAccess(client, services, lockNamespace);
-  } catch (e) {
-    accessError = String((e as Error).message);
-    log("warn", "permission self-check failed; assuming full permissions", { error: accessError });
-  }
-  for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
-  if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
-  const memLocks = access.missingLeases.length ? makeMemoryLocks() : undefined;
-  if (memLocks) {
-    log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", {
-      lockNamespace,
-      missing: access.missingLeases,
-    });
-  }
-  const locks: LockStore = memLocks ?? makeLeaseLocks(client, lockNamespace);
-  // A service the app may not even list/watch is left out of the watches: one forbidden
-  // namespace must not keep every other service from syncing.
-  const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster(client, watched, lockNamespace, (msg, f) => log("warn", msg, f), memLocks);
-  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec, undefined, access.unwatchable);
+  // The self-check, the lock store and the watches start in the background (view.start() below):
+  // the server listens first and only /readyz and restarts wait for them.
+  const cluster = prepareCluster(client, services, lockNamespace, log);
+  const { view, locks } = cluster;
+  const hub = makeStatusHub(view, services, env.rolloutTimeoutSec, undefined, cluster.unwatchable);
   // One limiter for the process: it must remember attempts across requests.
   const rateLimit = makeRateLimiter(env.rateLimitPerMinute);
-  const accessProblems = access.unusable;
 
   hub.onStatus(
     makeReleaser(
@@ -91,18 +67,8 @@ async function main(): Promise<void> {
     authn,
     version,
     log,
-    accessProblems: () => accessProblems,
-    ready: () => {
-      const detail: string[] = [];
-      if (!view.synced()) detail.push("watch caches have not synced yet");
-      for (const d of view.disconnected()) detail.push(`watch disconnected: ${d}`);
-      if (accessError) detail.push(`permission self-check failed: ${accessError}`);
-      for (const [id, missing] of accessProblems) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
-      if (memLocks) detail.push(`locks are in-process only: missing ${access.missingLeases.join("; ")}`);
-      if (access.missingEvents.length) detail.push(`cannot create Events in: ${access.missingEvents.join(", ")}`);
-      // Missing permissions make services unusable, not the app unready: the rest still works.
-      return { ready: view.synced(), detail };
-    },
+    accessProblems: () => cluster.access().unusable,
+    ready: () => cluster.readiness(),
     restart: (req) =>
       restartWorkload(
         {
@@ -114,10 +80,11 @@ async function main(): Promise<void> {
           release: (s, holder) => locks.release(s, holder),
           patch: (s, at, user) => patchRestart(client, s, { restartedAt: at, user }),
           recordEvent: async (w, s, user, at) => {
-            if (!access.missingEvents.includes(s.namespace)) await recordRestartEvent(client, w, s, user, at);
+            if (!cluster.access().missingEvents.includes(s.namespace)) await recordRestartEvent(client, w, s, user, at);
           },
+          ready: () => cluster.ready(),
           rateLimit,
-          unusable: (s) => accessProblems.get(serviceId(s))?.join("; "),
+          unusable: (s) => cluster.access().unusable.get(serviceId(s))?.join("; "),
           instanceId,
           now: () => new Date(),
           log: (msg, f) => log("warn", msg, f),

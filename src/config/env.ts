@@ -7,6 +7,8 @@ export interface Env {
   monitoring: { hostname: string; port: number } | null;
   configFilePath: string;
   kubeConfigPath: string;
+  /** The ServiceAccount folder (token, ca.crt, namespace) read in-cluster; another folder for tests and benchmarks. */
+  serviceAccountDir: string;
   /** Seconds between websocket heartbeats toward clients (the original's poll interval). */
   watchIntervalSec: number;
   /** Seconds after which a restart lock is released even if the rollout never finished. */
@@ -123,6 +125,7 @@ export function parseEnv(src: Source): Env {
     monitoring: str(src, "LISTEN_MONITORING_ADDRESS", ":6060") === "" ? null : parseListenAddress(str(src, "LISTEN_MONITORING_ADDRESS", ":6060"), "LISTEN_MONITORING_ADDRESS"),
     configFilePath,
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
+    serviceAccountDir: str(src, "SERVICE_ACCOUNT_DIR", "") || "/var/run/secrets/kubernetes.io/serviceaccount",
     watchIntervalSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
     forceUnlockSec,
     rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec),

@@ -17,6 +17,7 @@ export const STATUS: Record<string, number> = {
   locked: 423,
   "rate-limited": 429,
   upstream: 502,
+  unavailable: 503,
 };
 
 export const STATIC: Record<string, { path: string; type: string }> = {

@@ -1,46 +1,20 @@
-// The only HTTP path to the API server: kubeconfig/in-cluster auth via client-node, TLS via Bun's fetch.
+// Credentials from a kubeconfig through client-node; loaded with a dynamic import only when KUBE_CONFIG_PATH is set.
 //
-// Why not client-node's own HTTP stack: under Bun it passes CA, client certificate and
-// insecure-skip through an undici dispatcher that Bun replaces with a no-op stub, so CA
-// verification, client certificates and skip-verify are all silently ignored. We keep
-// client-node for what it does well (parsing kubeconfigs, exec/OIDC/file tokens, in-cluster
-// config) and hand exactly the TLS material it resolves to Bun's native fetch `tls` option.
+// client-node does what it does well here: parsing kubeconfigs and resolving every auth mode
+// (token, token file, exec plugins, OIDC, cloud auth providers, client certificates, CA,
+// insecure-skip). Its HTTP stack is not used (see ./api.ts): the material it resolves goes to
+// Bun's fetch. Importing it costs ≈ 23 MiB of RSS (node:http/https/tls/net, js-yaml, undici,
+// openid-client, jose), so the in-cluster path (./incluster.ts) never loads this module.
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config/env.ts";
+import { type Credentials, type KubeClient, makeApiClient } from "./api.ts";
 
-export interface KubeRequest {
-  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-  path: string;
-  query?: Record<string, string | number | boolean | undefined>;
-  body?: unknown;
-  contentType?: string;
-  signal?: AbortSignal;
-}
+export { type KubeClient, type KubeRequest, KubeError, kubeErrorFrom } from "./api.ts";
 
-/** A non-2xx answer from the API server, with its Status object when it sent one. */
-export class KubeError extends Error {
-  override name = "KubeError";
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    readonly detail: string,
-    what: string,
-  ) {
-    super(`${what}: ${code} ${reason}${detail ? `: ${detail}` : ""}`);
-  }
-}
-
-export interface KubeClient {
-  readonly server: string;
-  /** JSON request; throws KubeError (naming `what`) on a non-2xx answer. */
-  request<T>(req: KubeRequest, what: string): Promise<T>;
-  /** Raw streaming response for watches; the caller reads and closes the body. */
-  stream(req: KubeRequest): Promise<Response>;
-}
-
+/** What client-node's applyOptions fills in (Node https.RequestOptions shape). */
 interface ResolvedOptions {
   ca?: Buffer;
   cert?: Buffer;
@@ -87,79 +61,26 @@ function honourTokenFile(kc: KubeConfig, path: string): void {
   }
 }
 
-function queryString(q: KubeRequest["query"]): string {
-  if (!q) return "";
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
-  const s = p.toString();
-  return s ? `?${s}` : "";
-}
-
-async function errorFrom(res: Response, what: string): Promise<KubeError> {
-  const text = await res.text().catch(() => "");
-  let reason = res.statusText || "";
-  let detail = text.slice(0, 500);
-  try {
-    const status = JSON.parse(text) as { reason?: string; message?: string };
-    if (status.reason) reason = status.reason;
-    if (status.message) detail = status.message;
-  } catch {
-    // not a Status object: keep the raw (truncated) text
-  }
-  return new KubeError(res.status, reason, detail, what);
-}
-
-export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app"): KubeClient {
+/** The credentials a loaded kubeconfig describes (its current context). */
+export function kubeConfigCredentials(kc: KubeConfig): Credentials {
   const cluster = kc.getCurrentCluster()!;
-  const server = cluster.server.replace(/\/+$/, "");
-
-  async function init(req: KubeRequest): Promise<RequestInit & { tls?: object; proxy?: string }> {
-    // Resolved per request: token files, exec plugins and rotated in-cluster tokens stay fresh.
-    const o: ResolvedOptions = {};
-    // applyOptions is public at runtime but typed private; it is the one place that resolves
-    // every kubeconfig auth mode (token, token file, exec, OIDC, client cert, CA, skip-verify).
-    await (kc as unknown as { applyOptions(o: ResolvedOptions): Promise<void> }).applyOptions(o);
-    const user = kc.getCurrentUser();
-    const headers: Record<string, string> = { Accept: "application/json", "User-Agent": userAgent, ...(o.headers ?? {}) };
-    if (user?.username) headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`;
-    let body: string | undefined;
-    if (req.body !== undefined) {
-      body = typeof req.body === "string" ? req.body : JSON.stringify(req.body);
-      headers["Content-Type"] = req.contentType ?? "application/json";
-    }
-    const tls: Record<string, unknown> = {};
-    if (o.ca) tls.ca = o.ca;
-    if (o.cert) tls.cert = o.cert;
-    if (o.key) tls.key = o.key;
-    if (o.servername) tls.serverName = o.servername;
-    // Verification stays on unless this kubeconfig cluster says insecure-skip-tls-verify.
-    tls.rejectUnauthorized = o.rejectUnauthorized ?? true;
-    return {
-      method: req.method ?? "GET",
-      headers,
-      body,
-      signal: req.signal,
-      tls,
-      ...(cluster.proxyUrl ? { proxy: cluster.proxyUrl } : {}),
-    };
-  }
-
   return {
-    server,
-    async request<T>(req: KubeRequest, what: string): Promise<T> {
-      let res: Response;
-      try {
-        res = await fetch(server + req.path + queryString(req.query), await init(req));
-      } catch (e) {
-        throw new KubeError(0, "Unreachable", (e as Error).message, what);
-      }
-      if (!res.ok) throw await errorFrom(res, what);
-      return (await res.json()) as T;
-    },
-    async stream(req: KubeRequest): Promise<Response> {
-      return fetch(server + req.path + queryString(req.query), await init(req));
+    server: cluster.server,
+    namespace: kc.getContextObject(kc.getCurrentContext())?.namespace,
+    proxyUrl: cluster.proxyUrl,
+    async resolve() {
+      const o: ResolvedOptions = {};
+      // applyOptions is public at runtime but typed private; it is the one place that resolves
+      // every kubeconfig auth mode (token, token file, exec, OIDC, client cert, CA, skip-verify).
+      await (kc as unknown as { applyOptions(o: ResolvedOptions): Promise<void> }).applyOptions(o);
+      const headers = { ...(o.headers ?? {}) };
+      const user = kc.getCurrentUser();
+      if (user?.username) headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`;
+      return { headers, ca: o.ca, cert: o.cert, key: o.key, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized ?? true };
     },
   };
 }
 
-export { errorFrom as kubeErrorFrom };
+export function makeKubeClient(kc: KubeConfig, userAgent = "k8s-restart-app"): KubeClient {
+  return makeApiClient(kubeConfigCredentials(kc), userAgent);
+}

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { ServiceKey } from "../config/file.ts";
 import { LOCK_GENERATION, LOCK_USER, lockFromLease } from "../status/model.ts";
-import { type KubeClient, KubeError } from "./client.ts";
+import { type KubeClient, KubeError } from "./api.ts";
 import { leasesPath } from "./paths.ts";
 import type { Lease } from "./types.ts";
 

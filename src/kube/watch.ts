@@ -3,8 +3,8 @@
 // client-node's informer stops for good on any watch error other than 410/timeout; this cache
 // owns its restart instead: a failed list or watch is retried with capped exponential backoff,
 // a 410 Gone relists, and an ended stream resumes from the last seen resourceVersion.
-import type { KubeClient } from "./client.ts";
-import { kubeErrorFrom } from "./client.ts";
+import type { KubeClient } from "./api.ts";
+import { kubeErrorFrom } from "./api.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
 
 export type ChangeType = "add" | "update" | "delete";

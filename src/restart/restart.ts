@@ -1,6 +1,6 @@
 // A restart request → validate → authorize → lock → patch → record; every outcome is a value.
 import { type ConfigFile, type Kind, KINDS, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
-import { KubeError } from "../kube/client.ts";
+import { KubeError } from "../kube/api.ts";
 import type { Lease, Workload } from "../kube/types.ts";
 import type { Identity } from "./identity.ts";
 import { mayRestart, mayView } from "./identity.ts";
@@ -14,7 +14,8 @@ export type Reason =
   | "missing"
   | "paused"
   | "locked"
-  | "upstream";
+  | "upstream"
+  | "unavailable";
 
 export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number };
 export type RestartResult = { ok: true; service: ServiceKey; restartedAt: string; generation: number; user: string } | RestartFailure;
@@ -38,6 +39,8 @@ export interface RestartDeps {
   release(s: ServiceKey, holder: string): Promise<void>;
   patch(s: ServiceKey, restartedAt: string, user: string): Promise<Workload>;
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
+  /** False until the permission self-check has run and the caches have synced: a restart is then refused as unavailable. */
+  ready(): boolean;
   /** Returns seconds to wait when this caller is over its restart rate, else 0. */
   rateLimit(key: string): number;
   /** Services whose needed permissions the self-check found missing, with why. */
@@ -90,6 +93,8 @@ export async function restartWorkload(deps: RestartDeps, req: RestartRequest): P
   }
   const denied = mayRestart(deps.config, entry, req.identity);
   if (denied) return fail("forbidden", denied);
+  // Before the first sync the cache cannot tell a missing workload from one not yet listed.
+  if (!deps.ready()) return fail("unavailable", "the app is starting: its permission check and watch caches are not ready yet", { retryAfterSec: 1 });
   const wait = deps.rateLimit(req.identity.user || `addr:${req.source}`);
   if (wait > 0) return fail("rate-limited", `too many restarts; try again in ${wait}s`, { retryAfterSec: wait });
   const unusable = deps.unusable(s);

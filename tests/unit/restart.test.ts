@@ -42,6 +42,7 @@ function fakeDeps(o: Partial<RestartDeps> = {}) {
       return { ...liveDeployment(), metadata: { ...liveDeployment().metadata, generation: 4 } };
     },
     recordEvent: async (w, s, user, at) => rec("recordEvent", w.metadata?.generation, s, user, at),
+    ready: () => true,
     rateLimit: (key) => (rec("rateLimit", key), 0),
     unusable: () => undefined,
     instanceId: "pod-a-1",
@@ -129,6 +130,14 @@ describe("restartWorkload", () => {
     const { deps, called } = fakeDeps({ unusable: () => "patch deployments.apps/web in namespace shop" });
     const r = await restartWorkload(deps, req());
     expect(r).toMatchObject({ ok: false, reason: "forbidden", detail: "the app itself lacks permissions for Deployment/shop/web: patch deployments.apps/web in namespace shop" });
+    expect(called("acquire")).toHaveLength(0);
+  });
+
+  test("before the self-check and the first sync → unavailable with retryAfterSec, nothing counted or locked", async () => {
+    const { deps, called } = fakeDeps({ ready: () => false, workload: () => undefined });
+    const r = await restartWorkload(deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "unavailable", service: WEB, retryAfterSec: 1 });
+    expect(called("rateLimit")).toHaveLength(0);
     expect(called("acquire")).toHaveLength(0);
   });
 

@@ -218,15 +218,16 @@ describe("POST restart", () => {
 
   test.each([
     ["bad-request", 400], ["unauthenticated", 401], ["forbidden", 403], ["not-found", 404], ["missing", 404],
-    ["paused", 409], ["locked", 423], ["rate-limited", 429], ["upstream", 502],
+    ["paused", 409], ["locked", 423], ["rate-limited", 429], ["upstream", 502], ["unavailable", 503],
   ] as const)("%s → %d", async (reason, code) => {
-    const result: RestartResult = { ok: false, reason, detail: `because ${reason}`, service: WEB, ...(reason === "rate-limited" ? { retryAfterSec: 17 } : {}) };
+    const retries = reason === "rate-limited" || reason === "unavailable";
+    const result: RestartResult = { ok: false, reason, detail: `because ${reason}`, service: WEB, ...(retries ? { retryAfterSec: 17 } : {}) };
     const { base } = await start({ result });
     const res = await fetch(`${base}${RESTART}`, { method: "POST" });
     expect(res.status).toBe(code);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ error: reason, message: `because ${reason}` });
-    expect(res.headers.get("retry-after")).toBe(reason === "rate-limited" ? "17" : null);
+    expect(res.headers.get("retry-after")).toBe(retries ? "17" : null);
   });
 
   test("HX-Request gets an HTML flash fragment, escaped, with the same status", async () => {
