@@ -3,7 +3,6 @@
 // Create-if-absent and update-with-resourceVersion make the API server the arbiter: of N
 // concurrent acquirers (in this process, or in other replicas) exactly one write succeeds and
 // the others get 409 Conflict. The lock thus survives an app restart and holds across replicas.
-import { createHash } from "node:crypto";
 import type { ServiceKey } from "../config/file.ts";
 import { LOCK_GENERATION, LOCK_USER, lockFromLease } from "../status/model.ts";
 import { type KubeClient, KubeError } from "./api.ts";
@@ -17,7 +16,7 @@ export const LOCK_SERVICE_ANNOTATION = "k8s-restart-app.k8scope.io/service";
 export function leaseName(s: ServiceKey): string {
   const n = `restart.${s.kind.toLowerCase()}.${s.namespace}.${s.name}`;
   if (n.length <= 253) return n;
-  const h = createHash("sha256").update(n).digest("hex").slice(0, 16);
+  const h = new Bun.CryptoHasher("sha256").update(n).digest("hex").slice(0, 16);
   return `restart.${s.kind.toLowerCase()}.${s.namespace}.${h}`;
 }
 
