@@ -1,5 +1,4 @@
 // Wiring only: load config → start watches → status hub → serve; stop cleanly on SIGTERM/SIGINT.
-import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { loadConfigFile, serviceId } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
@@ -10,6 +9,7 @@ import { loadCredentials } from "./kube/credentials.ts";
 import { serviceAccountNamespace } from "./kube/incluster.ts";
 import { prepareCluster } from "./kube/startup.ts";
 import { patchRestart, recordRestartEvent } from "./kube/workloads.ts";
+import { hostName } from "./host.ts";
 import { makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
 import { makeReleaser } from "./restart/release.ts";
@@ -33,12 +33,12 @@ async function main(): Promise<void> {
   const creds = await loadCredentials(env.kubeConfigPath, env.serviceAccountDir);
   const authn = await makeAuthn(env.auth);
   const lockNamespace =
-    env.lockNamespace || serviceAccountNamespace(env.serviceAccountDir) || creds.namespace || "default";
+    env.lockNamespace || (await serviceAccountNamespace(env.serviceAccountDir)) || creds.namespace || "default";
   if (env.auth.mode === "none") {
     log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
   }
 
-  const instanceId = `${hostname()}-${process.pid}`;
+  const instanceId = `${await hostName()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
   const client = makeApiClient(creds, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });

@@ -5,7 +5,7 @@
 // aggregation; even its registry alone pulls in node:util, ≈ 5 MiB), and its default metrics
 // sample the event loop on a timer (about a third of the app's idle CPU). The app exports five
 // metrics; this writes them, and the process metrics, in the same format and under the same names.
-import { readdirSync, readFileSync } from "node:fs";
+// /proc is read with Bun.file and Bun.Glob: node:fs alone would add ≈ 5 MiB of RSS.
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -13,7 +13,7 @@ type Labels<L extends string> = Record<L, string>;
 
 interface Collector {
   name: string;
-  expose(): string;
+  expose(): string | Promise<string>;
 }
 
 const escapeHelp = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
@@ -31,7 +31,7 @@ export class Registry {
   }
 
   async metrics(): Promise<string> {
-    return this.collectors.map((c) => c.expose()).join("\n");
+    return (await Promise.all(this.collectors.map((c) => c.expose()))).join("\n");
   }
 }
 
@@ -100,12 +100,10 @@ export class Gauge<L extends string = never> extends Metric<L> {
 }
 
 /** Reads a /proc file; undefined where there is no /proc (the sample is then left out). */
-function proc(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
+async function proc(path: string): Promise<string | undefined> {
+  return Bun.file(path)
+    .text()
+    .catch(() => undefined);
 }
 
 /**
@@ -115,11 +113,11 @@ function proc(path: string): string | undefined {
  */
 export function registerProcessMetrics(registry: Registry, now = () => Date.now()): void {
   const startTime = Math.round(now() / 1000 - process.uptime());
-  const sample = (name: string, help: string, type: "counter" | "gauge", value: () => number | undefined) =>
+  const sample = (name: string, help: string, type: "counter" | "gauge", value: () => number | undefined | Promise<number | undefined>) =>
     registry.register({
       name,
-      expose: () => {
-        const v = value();
+      expose: async () => {
+        const v = await value();
         return header(name, help, type) + (v === undefined ? "" : `${name} ${formatValue(v)}\n`);
       },
     });
@@ -131,20 +129,20 @@ export function registerProcessMetrics(registry: Registry, now = () => Date.now(
     return (c.user + c.system) / 1e6;
   });
   sample("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge", () => startTime);
-  sample("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", () => {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(proc("/proc/self/status") ?? "");
+  sample("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", async () => {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec((await proc("/proc/self/status")) ?? "");
     return m ? Number(m[1]) * 1024 : process.memoryUsage.rss();
   });
   sample("process_open_fds", "Number of open file descriptors.", "gauge", () => {
     try {
       // The directory's own descriptor, open while it is read, is not one of ours.
-      return readdirSync("/proc/self/fd").length - 1;
+      return [...new Bun.Glob("*").scanSync({ cwd: "/proc/self/fd", onlyFiles: false })].length - 1;
     } catch {
       return undefined;
     }
   });
-  sample("process_max_fds", "Maximum number of open file descriptors.", "gauge", () => {
-    const m = /^Max open files\s+(\d+)/m.exec(proc("/proc/self/limits") ?? "");
+  sample("process_max_fds", "Maximum number of open file descriptors.", "gauge", async () => {
+    const m = /^Max open files\s+(\d+)/m.exec((await proc("/proc/self/limits")) ?? "");
     return m ? Number(m[1]) : undefined;
   });
 }

@@ -16,7 +16,7 @@ const ENV = { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443
 describe("in-cluster credentials", () => {
   test("server from the environment, bearer token and CA from the folder, namespace trimmed", async () => {
     const dir = saDir({ token: "tok-1\n", "ca.crt": "CA-PEM", namespace: "apps\n" });
-    const c = inClusterCredentials(dir, ENV);
+    const c = await inClusterCredentials(dir, ENV);
     expect(c.server).toBe("https://10.0.0.1:443");
     expect(c.namespace).toBe("apps");
     const r = await c.resolve();
@@ -25,15 +25,15 @@ describe("in-cluster credentials", () => {
     expect(r.rejectUnauthorized).toBe(true);
   });
 
-  test("an IPv6 service address is bracketed", () => {
+  test("an IPv6 service address is bracketed", async () => {
     const dir = saDir({ token: "t", "ca.crt": "c" });
-    expect(inClusterCredentials(dir, { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" }).server).toBe("https://[fd00::1]:6443");
+    expect((await inClusterCredentials(dir, { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" })).server).toBe("https://[fd00::1]:6443");
   });
 
   test("the rotated token is read once the last read is a minute old; a failed re-read keeps the last one", async () => {
     const dir = saDir({ token: "old", "ca.crt": "c" });
     let t = 0;
-    const c = inClusterCredentials(dir, ENV, () => t);
+    const c = await inClusterCredentials(dir, ENV, () => t);
     writeFileSync(join(dir, "token"), "new");
     t = 59_000;
     expect((await c.resolve()).headers.Authorization).toBe("Bearer old");
@@ -45,16 +45,16 @@ describe("in-cluster credentials", () => {
     expect((await c.resolve()).headers.Authorization).toBe("Bearer new");
   });
 
-  test("missing environment or files are configuration errors naming what is missing", () => {
+  test("missing environment or files are configuration errors naming what is missing", async () => {
     const dir = saDir({ "ca.crt": "c" });
-    expect(() => inClusterCredentials(dir, {})).toThrow(ConfigError);
-    expect(() => inClusterCredentials(dir, {})).toThrow(/KUBERNETES_SERVICE_HOST/);
-    expect(() => inClusterCredentials(dir, ENV)).toThrow(ConfigError);
-    expect(() => inClusterCredentials(dir, ENV)).toThrow(new RegExp(`${join(dir, "token")}.*SERVICE_ACCOUNT_DIR`));
+    await expect(inClusterCredentials(dir, {})).rejects.toThrow(ConfigError);
+    await expect(inClusterCredentials(dir, {})).rejects.toThrow(/KUBERNETES_SERVICE_HOST/);
+    await expect(inClusterCredentials(dir, ENV)).rejects.toThrow(ConfigError);
+    await expect(inClusterCredentials(dir, ENV)).rejects.toThrow(new RegExp(`${join(dir, "token")}.*SERVICE_ACCOUNT_DIR`));
   });
 
-  test("the namespace file is optional", () => {
-    expect(serviceAccountNamespace(saDir({}))).toBeUndefined();
-    expect(serviceAccountNamespace(saDir({ namespace: " \n" }))).toBeUndefined();
+  test("the namespace file is optional", async () => {
+    expect(await serviceAccountNamespace(saDir({}))).toBeUndefined();
+    expect(await serviceAccountNamespace(saDir({ namespace: " \n" }))).toBeUndefined();
   });
 });
