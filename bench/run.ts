@@ -70,7 +70,7 @@ const cells = table.map((r) => header.map((h) => r[h]));
 const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
 const line = (c: readonly string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
 console.log(`\nk8s-restart-app benchmarks — ${machine.app}, Bun ${machine.bun}, ${machine.cpus} CPUs, Kubernetes ${machine.kubernetes}`);
-console.log("original = the Go tool's figure COMPUTED from its polling design (it cannot be built here), never measured\n");
+console.log("original = the Go tool's figure MEASURED SEPARATELY on the same machine kind (bench/original.ts), not in this run; empty where nothing comparable was measured\n");
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const c of cells) console.log(line(c));

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import {
   applyAndWait, appBinary, appServiceAccount, BUN, cluster, deleteNamespace, deployment, freshNamespace, log, ROOT, serviceList, tmp, writeConfig,
 } from "../lib.ts";
+import { MEASURED_SEPARATELY, measured, ORIGINAL } from "../original.ts";
 import { median, procStats, type Row, type ScenarioResult } from "../stats.ts";
 
 const NS = "bench-footprint";
@@ -21,10 +22,7 @@ const SERVICES = Number(process.env.FOOTPRINT_SERVICES ?? 200);
 const RUNS = Number(process.env.FOOTPRINT_RUNS ?? 10);
 const IDLE_SEC = Number(process.env.FOOTPRINT_IDLE_SEC ?? 60);
 const TARGETS = { firstMs: 50, rssMiB: 45, cpuMsPerMin: 100 };
-// From ../../shared/design/ORIGINAL-MEASURED.md: the Go original v0.3.0 on the same machine kind and
-// local control plane, run separately (not in this run). Its idle CPU there had 5 clients, so it is not comparable here.
-const ORIGINAL = { firstMs: 43, rssMiB: "36.5–38.8 MiB", sizeMB: 38.1 };
-const MEASURED_SEPARATELY = "original measured separately on the same machine kind (shared/design ORIGINAL-MEASURED.md)";
+// The original's idle CPU was measured with 5 websocket clients (bench/original.ts): not comparable here.
 
 type Variant = "floor" | "floor + TLS" | "in-cluster" | "kubeconfig";
 const VARIANTS: Variant[] = ["floor", "floor + TLS", "in-cluster", "kubeconfig"];
@@ -175,7 +173,7 @@ export async function footprint(): Promise<ScenarioResult> {
       {
         metric: `start → first 200 on /api/v1/service, in-cluster, median of ${RUNS}`,
         ours: ms(first("in-cluster")),
-        original: `${ORIGINAL.firstMs} ms (measured separately, median of 5)`,
+        original: measured(`${ORIGINAL.firstResponseMs} ms, median of 5`),
         ratio: "",
         note: `target < ${TARGETS.firstMs} ms: ${target(first("in-cluster"), TARGETS.firstMs)}; ${others((v) => ms(first(v)))}`,
       },
@@ -189,14 +187,14 @@ export async function footprint(): Promise<ScenarioResult> {
       {
         metric: `idle RSS 3 s after start, ${SERVICES} services, in-cluster`,
         ours: mib(idle["in-cluster"]!.rss3sMiB),
-        original: `${ORIGINAL.rssMiB} (measured separately)`,
+        original: measured(`${ORIGINAL.idleRssMiB} MiB`),
         ratio: "",
         note: `target < ${TARGETS.rssMiB} MiB: ${target(idle["in-cluster"]!.rss3sMiB, TARGETS.rssMiB)}; ${others((v) => mib(idle[v]!.rss3sMiB))}`,
       },
       {
         metric: `idle RSS ${3 + IDLE_SEC} s after start, ${SERVICES} services, in-cluster`,
         ours: mib(idle["in-cluster"]!.rssEndMiB),
-        original: `${ORIGINAL.rssMiB} (measured separately)`,
+        original: measured(`${ORIGINAL.idleRssMiB} MiB`),
         ratio: "",
         note: `target < ${TARGETS.rssMiB} MiB: ${target(idle["in-cluster"]!.rssEndMiB, TARGETS.rssMiB)}; ${others((v) => mib(idle[v]!.rssEndMiB))}; anon + binary pages: in-cluster ${idle["in-cluster"]!.splitEnd.anon} + ${idle["in-cluster"]!.splitEnd.file}, floor ${idle.floor!.splitEnd.anon} + ${idle.floor!.splitEnd.file} MiB`,
       },
@@ -210,14 +208,14 @@ export async function footprint(): Promise<ScenarioResult> {
       {
         metric: "binary size",
         ours: `${(size.app / 1e6).toFixed(1)} MB`,
-        original: `${ORIGINAL.sizeMB} MB (measured separately)`,
+        original: measured(`${ORIGINAL.binaryMB} MB`),
         ratio: "",
         note: `floor ${(size.floor / 1e6).toFixed(1)} MB (the Bun runtime)`,
       },
     ];
     return {
       rows,
-      details: { services: SERVICES, runs: RUNS, idleSec: IDLE_SEC, identity: username, targets: TARGETS, original: { ...ORIGINAL, source: MEASURED_SEPARATELY }, starts, idle, sizeBytes: size },
+      details: { services: SERVICES, runs: RUNS, idleSec: IDLE_SEC, identity: username, targets: TARGETS, original: { firstResponseMs: ORIGINAL.firstResponseMs, idleRssMiB: ORIGINAL.idleRssMiB, binaryMB: ORIGINAL.binaryMB, source: MEASURED_SEPARATELY }, starts, idle, sizeBytes: size },
     };
   } finally {
     await deleteNamespace(NS);
