@@ -79,6 +79,10 @@ export function prepareCluster(client: KubeClient, services: ServiceKey[], lockN
       inner.onChange((scope) => changeHandlers.forEach((h) => h(scope)));
       inner.onConnection(() => connHandlers.forEach((h) => h()));
       await inner.start();
+      // Start-up leaves garbage the idle app would keep for good (the YAML tree, the first lists'
+      // JSON, the self-check): one full collection once the first statuses are out returns
+      // ≈ 6 MiB of RSS with 200 services (measured with bench footprint).
+      setTimeout(() => Bun.gc(true), 0);
     },
     stop() {
       stopped = true;
