@@ -5,7 +5,8 @@
 // aggregation; even its registry alone pulls in node:util, ≈ 5 MiB), and its default metrics
 // sample the event loop on a timer (about a third of the app's idle CPU). The app exports five
 // metrics; this writes them, and the process metrics, in the same format and under the same names.
-// /proc is read with Bun.file and Bun.Glob: node:fs alone would add ≈ 5 MiB of RSS.
+// node:fs alone would add ≈ 5 MiB of RSS, so /proc is listed with Bun.Glob, and a scrape does no
+// asynchronous I/O: Bun drops a response still pending when a client half-closes its side.
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -13,7 +14,7 @@ type Labels<L extends string> = Record<L, string>;
 
 interface Collector {
   name: string;
-  expose(): string | Promise<string>;
+  expose(): string;
 }
 
 const escapeHelp = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
@@ -31,7 +32,7 @@ export class Registry {
   }
 
   async metrics(): Promise<string> {
-    return (await Promise.all(this.collectors.map((c) => c.expose()))).join("\n");
+    return this.collectors.map((c) => c.expose()).join("\n");
   }
 }
 
@@ -99,13 +100,6 @@ export class Gauge<L extends string = never> extends Metric<L> {
   }
 }
 
-/** Reads a /proc file; undefined where there is no /proc (the sample is then left out). */
-async function proc(path: string): Promise<string | undefined> {
-  return Bun.file(path)
-    .text()
-    .catch(() => undefined);
-}
-
 /**
  * The process metrics Prometheus clients export by default, under their usual names, computed
  * only when scraped: CPU seconds (user, system, total), resident memory, open and maximum file
@@ -113,11 +107,11 @@ async function proc(path: string): Promise<string | undefined> {
  */
 export function registerProcessMetrics(registry: Registry, now = () => Date.now()): void {
   const startTime = Math.round(now() / 1000 - process.uptime());
-  const sample = (name: string, help: string, type: "counter" | "gauge", value: () => number | undefined | Promise<number | undefined>) =>
+  const sample = (name: string, help: string, type: "counter" | "gauge", value: () => number | undefined) =>
     registry.register({
       name,
-      expose: async () => {
-        const v = await value();
+      expose: () => {
+        const v = value();
         return header(name, help, type) + (v === undefined ? "" : `${name} ${formatValue(v)}\n`);
       },
     });
@@ -129,10 +123,7 @@ export function registerProcessMetrics(registry: Registry, now = () => Date.now(
     return (c.user + c.system) / 1e6;
   });
   sample("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge", () => startTime);
-  sample("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", async () => {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec((await proc("/proc/self/status")) ?? "");
-    return m ? Number(m[1]) * 1024 : process.memoryUsage.rss();
-  });
+  sample("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", () => process.memoryUsage.rss());
   sample("process_open_fds", "Number of open file descriptors.", "gauge", () => {
     try {
       // The directory's own descriptor, open while it is read, is not one of ours.
@@ -141,8 +132,14 @@ export function registerProcessMetrics(registry: Registry, now = () => Date.now(
       return undefined;
     }
   });
-  sample("process_max_fds", "Maximum number of open file descriptors.", "gauge", async () => {
-    const m = /^Max open files\s+(\d+)/m.exec((await proc("/proc/self/limits")) ?? "");
-    return m ? Number(m[1]) : undefined;
-  });
+  // The limit is set before the process starts: read once, in the background (absent without /proc).
+  let maxFds: number | undefined;
+  void Bun.file("/proc/self/limits")
+    .text()
+    .then((t) => {
+      const m = /^Max open files\s+(\d+)/m.exec(t);
+      if (m) maxFds = Number(m[1]);
+    })
+    .catch(() => {});
+  sample("process_max_fds", "Maximum number of open file descriptors.", "gauge", () => maxFds);
 }

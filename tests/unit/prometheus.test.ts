@@ -48,6 +48,8 @@ describe("process metrics", () => {
   test("are read at scrape time under the usual names", async () => {
     const r = new Registry();
     registerProcessMetrics(r, () => 1_000_000_000_000 + process.uptime() * 1000);
+    // The fd limit is read once in the background.
+    await Bun.sleep(50);
     const text = await r.metrics();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
     expect(text).toContain("# TYPE process_cpu_seconds_total counter");
