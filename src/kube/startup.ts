@@ -96,9 +96,9 @@ export function prepareCluster(client: KubeClient, services: ServiceKey[], lockN
     return chosen;
   };
   const locks: LockStore = {
-    acquire: (...a) => store().acquire(...a),
-    setGeneration: (...a) => store().setGeneration(...a),
-    release: (...a) => store().release(...a),
+    acquire: async (...a) => store().acquire(...a),
+    setGeneration: async (...a) => store().setGeneration(...a),
+    release: async (...a) => store().release(...a),
   };
 
   return {
