@@ -1,16 +1,14 @@
-// Wiring only: load config → self-check → locks → watches → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
-import { hostname } from "node:os";
+// Wiring only: load config → serve → (self-check → locks → watches, behind the listener) → status hub → restart flow; stop cleanly on SIGTERM/SIGINT.
 import { ConfigError, parseEnv } from "./config/env.ts";
-import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
+import { loadConfigFile } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { describeHosts } from "./http/hosts.ts";
 import { startServer } from "./http/server.ts";
-import { type AccessReport, accessDetail, checkAccess, readiness } from "./kube/access.ts";
-import { makePermissionMonitor } from "./kube/permissions.ts";
-import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
-import { watchCluster } from "./kube/cluster.ts";
-import { chooseLocks } from "./kube/lock-store.ts";
+import { makeApiClient } from "./kube/api.ts";
+import { loadCredentials } from "./kube/credentials.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
+import { prepareCluster } from "./kube/startup.ts";
+import { hostName } from "./host.ts";
 import { type Logger, makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
 import { rbacCommand } from "./rbac.ts";
@@ -25,38 +23,28 @@ async function main(): Promise<void> {
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
   const config = await loadConfigFile(env.configFilePath);
-  const kc = loadKubeConfig(env.kubeConfigPath);
+  const creds = await loadCredentials(env.kubeConfigPath, env.serviceAccountDir);
   const authn = await makeAuthn(env.auth, { trustedProxies: env.trustedProxies, log });
-  const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
+  const lockNamespace = await lockNamespaceFor(env.lockNamespace, env.serviceAccountDir, creds);
   if (env.auth.mode === "none") {
     log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
   }
-  const instanceId = `${hostname()}-${process.pid}`;
+  const instanceId = `${await hostName()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
-  const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
+  const client = makeApiClient(creds, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
   const services = config.services;
 
-  const monitor = await selfCheck(client, services, lockNamespace, log);
-  const access = monitor.report;
-  const locks = chooseLocks(client, lockNamespace, access.missingLeases);
-  if (locks.local) {
-    log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", { lockNamespace, missing: access.missingLeases });
-  }
-  // A service the app may not even list/watch is left out of the watches: one forbidden
-  // namespace must not keep every other service from syncing.
-  const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  // The self-check (retried, re-run on 403), the lock store and the watches start in view.start()
+  // below, behind the listening server: only /readyz and restarts (503 until synced) wait for them.
+  const { view, locks, monitor, access, readiness } = prepareCluster({ client, services, lockNamespace, log });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
-  hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
-  // issue 15 #9: a 403 from a watch or a write re-runs the self-check; its report changes in place.
-  view.onForbidden(() => monitor.recheck("a watch was refused (403)"));
+  hub.onStatus(makeReleaser((s) => locks.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   monitor.onChange(() => hub.refresh());
-  const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
-  const accessLines = () => accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local);
+  const flow = makeRestartFlow({ env, config, client, view, locks, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
 
   const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable,
-    ready: () => readiness(view, accessLines(), monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
+    ready: readiness, releaseOwn: (s) => locks.release(s, instanceId) });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
     monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,
     allowedHosts: describeHosts(env.allowedHosts) });
@@ -73,23 +61,6 @@ async function main(): Promise<void> {
     monitor.stop();
     await app.shutdown();
   });
-}
-
-/**
- * The permission self-check runs before the watches start: it decides whether locks can live in
- * Leases. Issue 15 #9: it is retried with backoff until it succeeds (start waits up to 10 s for
- * the first answer, then goes on with Leases while it keeps trying) and re-run on a 403.
- */
-async function selfCheck(client: KubeClient, services: ServiceKey[], lockNamespace: string, log: Logger) {
-  const monitor = makePermissionMonitor({ check: () => checkAccess(client, services, lockNamespace), log });
-  const logProblems = (access: AccessReport) => {
-    for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
-    if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
-  };
-  monitor.onChange(logProblems);
-  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
-  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
-  return monitor;
 }
 
 /** SIGTERM/SIGINT: stop once, exit 0 when done, 1 if stopping hangs. */

@@ -6,7 +6,7 @@
 // new features; without them the app still works as the original did, and says so.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
-import type { KubeClient } from "./client.ts";
+import type { KubeClient } from "./api.ts";
 import { plural } from "./paths.ts";
 
 export interface Need {
