@@ -45,8 +45,11 @@ for v in "$version" "$commit"; do
 done
 
 mkdir -p "$(dirname "$out")"
-tmp="$out.tmp.$$"
-trap 'rm -f "$tmp" "$tmp.map"' EXIT
+# A folder of this build's own: with --splitting the copies of the source maps are named after
+# the chunks (main-<hash>.js.map, client-<hash>.js.map), so they are removed with the folder.
+tmpdir=$(mktemp -d "$(dirname "$out")/.build.XXXXXX")
+tmp="$tmpdir/k8s-restart-app"
+trap 'rm -rf "$tmpdir"' EXIT
 "$bun" build src/main.ts \
   --compile --target=bun --splitting \
   --minify --sourcemap --bytecode --format=esm \
@@ -59,7 +62,7 @@ got=$("$tmp" --version)
 [ "$got" = "k8s-restart-app $version (commit $commit)" ] || { echo "build: $tmp --version printed ${got@Q}" >&2; exit 1; }
 mv -f "$tmp" "$out"
 # --compile embeds the source map (stack traces name src/ files with no file beside the binary)
-# and also writes a copy next to the output; nothing reads that copy.
-rm -f "$tmp.map"
+# and also writes copies next to the output; nothing reads those copies.
+rm -rf "$tmpdir"
 trap - EXIT
 echo "build: $out ($(du -h "$out" | cut -f1), $got)" >&2
