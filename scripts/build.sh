@@ -47,7 +47,9 @@ done
 mkdir -p "$(dirname "$out")"
 # A folder of this build's own: with --splitting the copies of the source maps are named after
 # the chunks (main-<hash>.js.map, client-<hash>.js.map), so they are removed with the folder.
-tmpdir=$(mktemp -d "$(dirname "$out")/.build.XXXXXX")
+# (No mktemp: the image's build stage has no coreutils beyond a shell.)
+tmpdir="$(dirname "$out")/.build.$$"
+rm -rf "$tmpdir" && mkdir "$tmpdir"
 tmp="$tmpdir/k8s-restart-app"
 trap 'rm -rf "$tmpdir"' EXIT
 "$bun" build src/main.ts \
