@@ -1,6 +1,6 @@
 // Bench entry point: runs the chosen scenarios against the real control plane, prints one table, writes bench/results/<scenario>.json.
 //
-// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers]
+// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers footprint]
 // (no argument = all, in that order). APP_BIN=dist/k8s-restart-app skips the build.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -10,6 +10,7 @@ import { cpuByCommand, cpuDelta, type Row, type ScenarioResult } from "./stats.t
 import { apiLoad } from "./scenarios/api-load.ts";
 import { contention } from "./scenarios/contention.ts";
 import { fanout } from "./scenarios/fanout.ts";
+import { footprint } from "./scenarios/footprint.ts";
 import { slowReaders } from "./scenarios/slow-readers.ts";
 import { startupAtScale } from "./scenarios/startup-at-scale.ts";
 import { statusLatency } from "./scenarios/status-latency.ts";
@@ -21,6 +22,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   contention,
   "startup-at-scale": startupAtScale,
   "slow-readers": slowReaders,
+  footprint,
 };
 
 const chosen = process.argv.slice(2);
@@ -70,7 +72,7 @@ const cells = table.map((r) => header.map((h) => r[h]));
 const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
 const line = (c: readonly string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
 console.log(`\nk8s-restart-app benchmarks — ${machine.app}, Bun ${machine.bun}, ${machine.cpus} CPUs, Kubernetes ${machine.kubernetes}`);
-console.log("original = the Go tool's figure COMPUTED from its polling design (it cannot be built here), never measured\n");
+console.log("original = the Go tool's figure MEASURED SEPARATELY on the same machine kind (bench/original.ts), not in this run; empty where nothing comparable was measured\n");
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const c of cells) console.log(line(c));

@@ -128,6 +128,8 @@ async function once(cmd: string[], loaded = false): Promise<Sample> {
       KUBE_CONFIG_PATH: env.KUBECONFIG,
       LOCK_NAMESPACE: "k8s-restart-app-bench",
       LOG_LEVEL: "error",
+      // Every socket here comes from one address: lift the per-address cap (100 by default).
+      WEBSOCKET_MAX_PER_ADDRESS: "0",
     },
     stdout: "ignore",
     stderr: "pipe",

@@ -1,16 +1,17 @@
-// Wiring only: load config → self-check → locks → watches → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
-import { hostname } from "node:os";
+// Wiring only: load config → self-check → locks → watches → service set → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, parseConfigText, readConfigText } from "./config/file.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { describeHosts } from "./http/hosts.ts";
 import { startServer } from "./http/server.ts";
+import { makeApiClient } from "./kube/api.ts";
 import { accessDetail, checkAccess, readiness } from "./kube/access.ts";
+import { loadCredentials } from "./kube/credentials.ts";
 import { startSelfCheck } from "./kube/permissions.ts";
-import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { selectorScopes, watchCluster } from "./kube/cluster.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
+import { hostName } from "./host.ts";
 import { type Logger, makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
 import { rbacCommand } from "./rbac.ts";
@@ -28,15 +29,13 @@ async function main(): Promise<void> {
   const log = makeLogger(env.logLevel);
   const text = await readConfigText(env.configFilePath);
   const config = parseConfigText(text, env.configFilePath);
-  const kc = loadKubeConfig(env.kubeConfigPath);
+  const creds = await loadCredentials(env.kubeConfigPath, env.serviceAccountDir);
   const authn = await makeAuthn(env.auth, { trustedProxies: env.trustedProxies, log });
-  const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
-  if (env.auth.mode === "none") {
-    log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
-  }
-  const instanceId = `${hostname()}-${process.pid}`;
+  const lockNamespace = await lockNamespaceFor(env.lockNamespace, env.serviceAccountDir, creds);
+  if (env.auth.mode === "none") log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
+  const instanceId = `${await hostName()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
-  const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
+  const client = makeApiClient(creds, `k8s-restart-app/${version} (${instanceId})`);
   const metrics = makeMetrics({ version, commit });
 
   let fileConfig = config;
@@ -68,9 +67,10 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => void reloader.reload("SIGHUP", true));
 
   const started = performance.now();
-  view.start().then(() => {
+  void view.start().then(() => {
     hub.refresh();
     log("info", "caches synced", { ms: Math.round(performance.now() - started) });
+    Bun.gc(true); // the initial lists' garbage need not stay resident
   });
 
   stopOnSignals(log, (env.shutdownGraceSec + 5) * 1000, async () => {

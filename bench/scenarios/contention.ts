@@ -10,6 +10,7 @@
 import { applyAndWait, deleteNamespace, deployment, freshNamespace, log, serviceList, startApp } from "../lib.ts";
 import { auditMark, auditSince, countBy, diffCounts, isApp, leaseWrites, received } from "../audit.ts";
 import { pool, summarize, type ScenarioResult } from "../stats.ts";
+import { MEASURED_SEPARATELY, measured, ORIGINAL } from "../original.ts";
 
 const NS = "bench-contention";
 const TARGET = "target";
@@ -89,8 +90,8 @@ export async function contention(): Promise<ScenarioResult> {
           {
             metric: `${POSTS} concurrent POSTs for one service (≤ ${CONCURRENCY} in flight): codes`,
             ours: codeText(c1),
-            original: "—",
-            ratio: "—",
+            original: POSTS === 1000 ? measured(ORIGINAL.concurrentPosts) : "",
+            ratio: "",
             note: `${ok1 ? "exactly one restart" : "NOT exactly one restart"}; all done in ${burstMs.toFixed(0)} ms; lock still held at the end: ${stillLocked}`,
           },
           {
@@ -118,7 +119,7 @@ export async function contention(): Promise<ScenarioResult> {
         details: {
           burst: { leaseWritesClusterWide: burstLeases, posts: POSTS, concurrency: CONCURRENCY, ms: Math.round(burstMs), codes: c1, latencyMs: lat1, patches: patches1.length, lockHeldAtEnd: stillLocked, audited: countBy(burstAudit) },
           many: { leaseWritesClusterWide: manyLeases, services: MANY, ms: Math.round(manyMs), restartsPerSec: Math.round((MANY / (manyMs / 1000)) * 10) / 10, codes: c2, latencyMs: lat2, patches: patches2.length, audited: countBy(manyAudit) },
-          original: "no figure: nothing about concurrent restarts follows from the original's polling design (its lock was in-process, per the README)",
+          original: { source: MEASURED_SEPARATELY, concurrentPosts: ORIGINAL.concurrentPosts },
         },
       };
     } finally {

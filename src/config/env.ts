@@ -12,6 +12,8 @@ export interface Env {
   kubeConfigPath: string;
   /** Seconds between websocket heartbeats toward clients (WATCH_INTERVAL, the original's poll interval). */
   heartbeatSec: number;
+  /** The ServiceAccount folder (token, ca.crt, namespace) read in-cluster; another folder for tests and benchmarks. */
+  serviceAccountDir: string;
   /** Seconds after which a restart lock is released even if the rollout never finished. */
   forceUnlockSec: number;
   /** Seconds a StatefulSet/DaemonSet rollout may take before it is reported as failed. */
@@ -180,6 +182,7 @@ export function parseEnv(src: Source): Env {
     configFilePath,
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
     heartbeatSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
+    serviceAccountDir: str(src, "SERVICE_ACCOUNT_DIR", "") || "/var/run/secrets/kubernetes.io/serviceaccount",
     forceUnlockSec,
     rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec, MAX_TIMER_SEC),
     lockNamespace,

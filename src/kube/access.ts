@@ -6,7 +6,7 @@
 // new features; without them the app still works as the original did, and says so.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
-import { type KubeClient, KubeError } from "./client.ts";
+import { type KubeClient, KubeError } from "./api.ts";
 import type { WatchScope } from "./cluster.ts";
 import { plural } from "./paths.ts";
 import { granted, type RulesReview, reviewRules } from "./rules-review.ts";

@@ -1,6 +1,6 @@
 // The set of watch caches the configured services need: one per (resource, namespace), shared by all clients; caches are added and removed as the needed scopes change.
 import type { ConfigFile, Kind, ServiceKey } from "../config/file.ts";
-import type { KubeClient } from "./client.ts";
+import type { KubeClient } from "./api.ts";
 import { LOCK_SELECTOR, leaseName } from "./lock.ts";
 import { leasesPath, podsPath, workloadsPath } from "./paths.ts";
 import type { Lease, Pod, Workload } from "./types.ts";

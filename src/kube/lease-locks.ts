@@ -4,7 +4,7 @@
 // concurrent acquirers (in this process, or in other replicas) exactly one write succeeds and
 // the others get 409 Conflict. The lock thus survives an app restart and holds across replicas.
 import type { ServiceKey } from "../config/file.ts";
-import { type KubeClient, KubeError } from "./client.ts";
+import { type KubeClient, KubeError } from "./api.ts";
 import { LOCK_LABELS, LOCK_SERVICE_ANNOTATION, LOCK_USER, type LockStore, leaseName, lockFromLease, released, retryOnConflict, withGeneration } from "./lock.ts";
 import { leasesPath } from "./paths.ts";
 import type { Lease } from "./types.ts";

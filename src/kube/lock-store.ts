@@ -1,5 +1,5 @@
 // Which lock store the app uses: Leases when it may write them, else in-process locks (and it says so).
-import type { KubeClient } from "./client.ts";
+import type { KubeClient } from "./api.ts";
 import { makeLeaseLocks } from "./lease-locks.ts";
 import type { LockStore } from "./lock.ts";
 import { type MemoryLocks, makeMemoryLocks } from "./memory-locks.ts";

@@ -2,9 +2,8 @@
 //
 // Both stores (Leases in the cluster, in-process records) keep the same Lease-shaped record, so
 // the status model and the release rule read one shape whichever store holds it.
-import { createHash } from "node:crypto";
 import type { ServiceKey } from "../config/file.ts";
-import { KubeError } from "./client.ts";
+import { KubeError } from "./api.ts";
 import type { Lease } from "./types.ts";
 
 const MANAGED_BY = ["app.kubernetes.io/managed-by", "k8s-restart-app"] as const;
@@ -44,7 +43,8 @@ export interface LockStore {
 export function leaseName(s: ServiceKey): string {
   const n = `restart.${s.kind.toLowerCase()}.${s.namespace}.${s.name}`;
   if (n.length <= 253) return n;
-  const h = createHash("sha256").update(n).digest("hex").slice(0, 16);
+  // Bun's hasher: node:crypto would cost ≈ 6 MiB of RSS to load.
+  const h = new Bun.CryptoHasher("sha256").update(n).digest("hex").slice(0, 16);
   return `restart.${s.kind.toLowerCase()}.${s.namespace}.${h}`;
 }
 

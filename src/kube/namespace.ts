@@ -1,11 +1,7 @@
 // Where the restart locks live when LOCK_NAMESPACE is not set: the pod's own namespace, else the kubeconfig context's, else "default".
-import { existsSync, readFileSync } from "node:fs";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { Credentials } from "./api.ts";
+import { serviceAccountNamespace } from "./incluster.ts";
 
-const SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-export function lockNamespaceFor(explicit: string, kc: KubeConfig): string {
-  if (explicit) return explicit;
-  const own = existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, "utf8").trim() : "";
-  return own || kc.getContextObject(kc.getCurrentContext())?.namespace || "default";
+export async function lockNamespaceFor(explicit: string, serviceAccountDir: string, creds: Pick<Credentials, "namespace">): Promise<string> {
+  return explicit || (await serviceAccountNamespace(serviceAccountDir)) || creds.namespace || "default";
 }

@@ -4,7 +4,7 @@
 // grants included). It is a lower bound: `incomplete` says an authorizer (a webhook, say) could not
 // enumerate its rules, so a need no listed rule grants may still be allowed — only then is a
 // SelfSubjectAccessReview asked (kube/access.ts).
-import type { KubeClient } from "./client.ts";
+import type { KubeClient } from "./api.ts";
 
 export interface ResourceRule {
   verbs: string[];

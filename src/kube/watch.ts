@@ -8,8 +8,8 @@
 // arrives and nothing fails. Watches ask for bookmarks and a server-side timeout shorter than
 // IDLE_LIMIT_MS, so a healthy one always hears an event, a bookmark or its end within it; one
 // that hears nothing for longer is treated as dead.
-import type { KubeClient } from "./client.ts";
-import { KubeError, kubeErrorFrom } from "./client.ts";
+import type { KubeClient } from "./api.ts";
+import { KubeError, kubeErrorFrom } from "./api.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
 
 export type ChangeType = "add" | "update" | "delete";

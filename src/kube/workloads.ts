@@ -1,6 +1,6 @@
 // Writes to workloads: the restart PATCH (as kubectl rollout restart) and the Event that records it.
 import type { ServiceKey } from "../config/file.ts";
-import type { KubeClient } from "./client.ts";
+import type { KubeClient } from "./api.ts";
 import { eventsPath, workloadPath } from "./paths.ts";
 import { FIELD_MANAGER, RESTARTED_AT, RESTARTED_BY, type Workload } from "./types.ts";
 

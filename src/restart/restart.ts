@@ -1,7 +1,7 @@
 // A restart request → validate → authorize → lock → patch → record → audit; every outcome is a value.
 import { type ConfigFile, type Kind, KINDS, notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
-import { KubeError } from "../kube/client.ts";
+import { KubeError } from "../kube/api.ts";
 import { type Lease, RESTARTED_AT, type Workload } from "../kube/types.ts";
 import { type AuditRecord, auditRecord } from "./audit.ts";
 import { mayView, whyNotRestart } from "./identity.ts";

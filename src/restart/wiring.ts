@@ -2,7 +2,7 @@
 import type { Env } from "../config/env.ts";
 import { serviceId } from "../config/file.ts";
 import type { AccessReport } from "../kube/access.ts";
-import type { KubeClient } from "../kube/client.ts";
+import type { KubeClient } from "../kube/api.ts";
 import type { ClusterView } from "../kube/cluster.ts";
 import type { LockStore } from "../kube/lock.ts";
 import { patchRestart, recordRestartEvent } from "../kube/workloads.ts";

@@ -163,7 +163,7 @@ function expectHardened(dep: Obj): void {
     expect(c.resources.requests[k]).toBeDefined();
     expect(c.resources.limits[k]).toBeDefined();
   }
-  expect(c.resources).toEqual({ requests: { cpu: "25m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
+  expect(c.resources).toEqual({ requests: { cpu: "10m", memory: "96Mi" }, limits: { cpu: "500m", memory: "192Mi" } });
 }
 
 /** Namespaced objects can only be dry-run in an existing namespace: creates just the Namespace (idempotent). */

@@ -15,7 +15,7 @@ const rel = (p: string) => relative(SRC, p);
 
 /** Lower layers never import higher ones. Files at the top of src/ other than main.ts are leaves or commands. */
 const LAYER: [RegExp, number][] = [
-  [/^(config\/|log\.ts$|version\.ts$|metrics\.ts$)/, 0],
+  [/^(config\/|log\.ts$|version\.ts$|metrics\.ts$|host\.ts$)/, 0],
   [/^kube\//, 1],
   [/^status\//, 2],
   [/^restart\//, 3],
