@@ -7,10 +7,12 @@ import type { RestartFailure, RestartRequest, RestartResult } from "../restart/o
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import { type Identify, isHtmx } from "./identify.ts";
-import { renderFlash, wireStatus } from "./render.ts";
+import { renderFlash } from "./render.ts";
+import { requestIdOf } from "./request-id.ts";
 import { html, json, STATUS, withHeaders } from "./respond.ts";
 import type { Params } from "./router.ts";
 import { crossSiteRefusal } from "./security.ts";
+import { replyAfterWait, waitSeconds } from "./wait.ts";
 
 export interface RestartHttpDeps {
   env: Env;
@@ -18,16 +20,6 @@ export interface RestartHttpDeps {
   hub: StatusHub;
   metrics: Metrics;
   identify: Identify;
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** ?wait=<seconds> (1–3600; empty = ROLLOUT_TIMEOUT_SEC capped at 3600): 0 when absent or asked by the page. */
-function waitSeconds(req: Request, rolloutTimeoutSec: number): number | string {
-  const raw = new URL(req.url).searchParams.get("wait");
-  if (raw === null || isHtmx(req)) return 0;
-  const sec = raw === "" ? Math.min(rolloutTimeoutSec, 3600) : /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  return sec >= 1 && sec <= 3600 ? sec : `wait: expected seconds from 1 to 3600, got ${JSON.stringify(raw)}`;
 }
 
 export function makeRestartHandler({ env, flow, hub, metrics, identify }: RestartHttpDeps) {
@@ -40,17 +32,8 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     return json({ error: r.reason, message: r.detail, request_id: requestId }, status, extra);
   }
 
-  /** Answers once the rollout this restart started has settled: 200 complete, 502 failed, 504 timeout. */
-  async function replyWhenSettled(r: Extract<RestartResult, { ok: true }>, waitSec: number, requestId: string): Promise<Response> {
-    const w = await hub.waitForRestart(r.service, r.restartedAt, waitSec * 1000);
-    const code = w.outcome === "complete" ? 200 : w.outcome === "failed" ? 502 : 504;
-    const failure = w.outcome === "complete" ? {} : { error: w.outcome === "failed" ? "rollout-failed" : "rollout-timeout", message: w.status?.message ?? "" };
-    const body = { status: w.outcome, service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId };
-    return json({ ...body, ...(w.status ? { rollout: wireStatus(w.status) } : {}), ...failure }, code, { "X-Request-Id": requestId });
-  }
-
   return async (req: Request, params: Params, server: Server<never>): Promise<Response> => {
-    const requestId = req.headers.get("x-request-id")?.match(REQUEST_ID)?.[0] ?? crypto.randomUUID();
+    const requestId = requestIdOf(req);
     const { kind, namespace, name } = params;
     const request: RestartRequest = { kind: kind ?? "", namespace: namespace ?? "", name: name ?? "", identity: ANONYMOUS, requestId, source: server.requestIP(req)?.address ?? "" };
     const refuse = (reason: RestartFailure["reason"], detail: string) => reply(req, flow.refuse(request, { ok: false, reason, detail }), requestId);
@@ -77,6 +60,7 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     if (!r.ok || waitSec === 0) return reply(req, r, requestId);
     // Bun would close a connection idle this long; the caller asked to wait.
     server.timeout(req, waitSec + 30);
-    return replyWhenSettled(r, waitSec, requestId);
+    const accepted = { restarted_at: r.restartedAt, generation: r.generation };
+    return replyAfterWait(r.service, () => hub.waitForRestart(r.service, r.restartedAt, waitSec * 1000), requestId, accepted);
   };
 }

@@ -11,6 +11,7 @@ import { makeIdentify } from "./identify.ts";
 import { makeLive, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
 import { makeRestartHandler } from "./restart.ts";
+import { makeSnapshotHandler } from "./snapshot.ts";
 import { type Handler, type Route, router } from "./router.ts";
 
 export interface AppDeps {
@@ -56,7 +57,7 @@ function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<neve
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler): Route[] {
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, snapshot: Handler): Route[] {
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
     { path: "/", GET: h.page },
@@ -68,6 +69,7 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/api/v1/service/", GET: h.list },
     { path: "/api/v1/service/status", GET: stream("json") },
     { path: "/ui/status", GET: stream("html") },
+    { path: "/api/v1/service/:kind/:namespace/:name", GET: snapshot },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
     { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
   ];
@@ -103,7 +105,8 @@ export function startServer(deps: AppDeps): App {
   const live = makeLive({ env, config, hub, metrics, identify, unusable: deps.unusable });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
   const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
-  const answer = guarded(deps.log, router(routeTable(h, live, restart)));
+  const snapshot = makeSnapshotHandler({ env, config, hub, identify });
+  const answer = guarded(deps.log, router(routeTable(h, live, restart, snapshot)));
   const server = listening("LISTEN_ADDRESS", env.listen, () =>
     Bun.serve<WsData>({
       hostname: env.listen.hostname,

@@ -10,7 +10,7 @@ import type { StatusHub, StatusListener } from "../../src/status/hub.ts";
 import { wireStatus } from "../../src/http/render.ts";
 import { auditRecord } from "../../src/restart/audit.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
-import { restartOutcome } from "../../src/status/settle.ts";
+import { restartOutcome, settledState } from "../../src/status/settle.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
 const DB: ServiceKey = { kind: "StatefulSet", namespace: "shop", name: "db" };
@@ -51,6 +51,20 @@ function fakeHub(initial: ServiceStatus[]) {
         const t = setTimeout(() => resolve({ outcome: "timeout", status: current.get(serviceId(s)) }), ms);
         const l: StatusListener = (st) => {
           const outcome = restartOutcome(st, at);
+          if (!outcome) return;
+          clearTimeout(t);
+          listeners.delete(l);
+          resolve({ outcome, status: st });
+        };
+        listeners.add(l);
+      }),
+    waitForSettled: (s, ms) =>
+      new Promise((resolve) => {
+        const now = settledState(current.get(serviceId(s)));
+        if (now) return resolve({ outcome: now, status: current.get(serviceId(s)) });
+        const t = setTimeout(() => resolve({ outcome: "timeout", status: current.get(serviceId(s)) }), ms);
+        const l: StatusListener = (st) => {
+          const outcome = serviceId(st.service) === serviceId(s) ? settledState(st) : undefined;
           if (!outcome) return;
           clearTimeout(t);
           listeners.delete(l);
@@ -338,7 +352,7 @@ describe("websockets", () => {
     const first = c.messages.map((m) => JSON.parse(m));
     expect(first).toEqual([wireStatus(status(WEB)), wireStatus(status(DB))]);
     expect(Object.keys(first[0]).slice(0, 3)).toEqual(["kind_namespace_name", "status", "is_locked"]);
-    expect(first[0].status).toMatchObject({ message: 'deployment "web" successfully rolled out', pod_status: { Running: 2 }, last_restart: "2025-03-01T10:00:00Z" });
+    expect(first[0].status).toMatchObject({ message: "", rollout_message: 'deployment "web" successfully rolled out', pod_status: { Running: 2 }, last_restart: "2025-03-01T10:00:00Z" });
 
     const changed = status(WEB, { rollout: "progressing", message: "Waiting for 1 pods", podStatus: { Running: 2, Pending: 1 } });
     push(changed);
@@ -356,7 +370,7 @@ describe("websockets", () => {
     push(status(DB, { message: "db changed" }));
     await until("db change", () => c.messages.length === 2);
     await Bun.sleep(20);
-    expect(c.messages.map((m) => JSON.parse(m).status.message)).toEqual(['statefulset "db" successfully rolled out', "db changed"]);
+    expect(c.messages.map((m) => JSON.parse(m).status.rollout_message)).toEqual(['statefulset "db" successfully rolled out', "db changed"]);
     c.ws.close();
   });
 

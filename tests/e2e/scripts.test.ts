@@ -1,0 +1,130 @@
+// e2e for scripts and operators, against the real control plane: the JSON snapshot, ?wait for anyone's rollout, NDJSON streams, 423 details, uniform errors.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { type AppProcess, kubectl, openStatus, restartedAt, SAMPLE_SERVICES, startApp, waitFor, waitRollout } from "./harness.ts";
+
+const LOCK_NS = "k8s-restart-app-e2e";
+const NS = "k8s-restart-app-scripts";
+// shop/api is configured but visible to carol only: everyone else must get the "not configured" answer.
+const SERVICES = [...SAMPLE_SERVICES, { kind: "Deployment", name: "api", namespace: "shop", viewUsers: ["carol"] }, { kind: "Deployment", name: "slow", namespace: NS }];
+
+/** One replica that rolls out normally; `stall` makes its next rollout impossible (new pod unschedulable) until `unstall`. */
+const SLOW = {
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "slow", namespace: NS },
+  spec: {
+    replicas: 1,
+    progressDeadlineSeconds: 10,
+    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    selector: { matchLabels: { app: "slow" } },
+    template: {
+      metadata: { labels: { app: "slow" } },
+      spec: {
+        nodeSelector: { type: "kwok" },
+        tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
+        containers: [{ name: "app", image: "example.invalid/slow:1" }],
+      },
+    },
+  },
+};
+const stall = () => kubectl(["-n", NS, "patch", "deployment", "slow", "-p", '{"spec":{"template":{"spec":{"nodeSelector":{"type":"nowhere"}}}}}']);
+const unstall = async () => {
+  await kubectl(["-n", NS, "patch", "deployment", "slow", "-p", '{"spec":{"template":{"spec":{"nodeSelector":{"type":"kwok"}}}}}']);
+  await waitRollout("Deployment", NS, "slow", "90s");
+};
+
+let app: AppProcess;
+const as = (user: string) => ({ "X-Forwarded-User": user });
+const get = (path: string, user = "alice", headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { headers: { ...as(user), ...headers } });
+export const post = (path: string, user = "alice", headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { method: "POST", headers: { ...as(user), ...headers } });
+const parse = (m: string) => JSON.parse(m) as any;
+
+beforeAll(async () => {
+  await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
+  await kubectl(["-n", LOCK_NS, "delete", "lease", "--all", "--wait=true"]);
+  await kubectl(["create", "namespace", NS], { allowFail: true });
+  await kubectl(["-n", NS, "delete", "deployment", "slow", "--ignore-not-found", "--wait=true"]);
+  await kubectl(["apply", "-f", "-"], { input: JSON.stringify(SLOW) });
+  await waitRollout("Deployment", NS, "slow", "90s");
+  for (const s of SAMPLE_SERVICES.filter((s) => s.name !== "frozen")) await waitRollout(s.kind, s.namespace, s.name);
+  app = await startApp({ services: SERVICES, env: { AUTH_MODE: "proxy", RATE_LIMIT_PER_MINUTE: "0" } });
+}, 180_000);
+
+describe("GET /api/v1/service/{kind}/{namespace}/{name}: the JSON snapshot", () => {
+  test("is the same object as the service's status websocket message", async () => {
+    const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/shop/web/status`, as("alice"));
+    const message = parse(await ws.until(() => true, 10_000));
+    ws.close();
+    const res = await get("/api/v1/service/Deployment/shop/web");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const body = await res.json();
+    expect(body).toEqual(message);
+    expect(body.kind_namespace_name).toEqual({ kind: "Deployment", namespace: "shop", name: "web" });
+    expect(body.status.rollout).toBe("complete");
+    expect(body.status.ready).toBe(3);
+    expect(body.is_locked).toBe(false);
+  });
+
+  test("follows the list's visibility: unknown and hidden answer the same 404; a bad path is 400", async () => {
+    const unknown = await get("/api/v1/service/Deployment/shop/nope");
+    const hidden = await get("/api/v1/service/Deployment/shop/api");
+    expect([unknown.status, hidden.status]).toEqual([404, 404]);
+    expect((await hidden.json()).message).toBe("Deployment shop/api is not in the list of restartable services");
+    expect((await unknown.json()).message).toBe("Deployment shop/nope is not in the list of restartable services");
+    const carol = await get("/api/v1/service/Deployment/shop/api", "carol");
+    expect(carol.status).toBe(200);
+    expect((await carol.json()).kind_namespace_name.name).toBe("api");
+    const bad = await get("/api/v1/service/Pod/shop/web");
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toContain("unknown kind");
+    expect((await get("/api/v1/service/Deployment/shop/web?wait=0")).status).toBe(400);
+  });
+});
+
+describe("GET …?wait=<seconds>: kubectl rollout status for people without kubectl", () => {
+  test("answers at once when nothing is rolling", async () => {
+    const t0 = Date.now();
+    const res = await get("/api/v1/service/Deployment/shop/web?wait=60");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.status).toBe("complete");
+    expect(body.rollout.status.rollout).toBe("complete");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const paused = await get("/api/v1/service/Deployment/shop/frozen?wait=60");
+    expect([paused.status, (await paused.json()).status]).toEqual([409, "paused"]);
+  });
+
+  test("waits for a rollout someone else started (kubectl rollout restart) and answers when it has settled", async () => {
+    await kubectl(["-n", "billing", "rollout", "restart", "deployment/worker"]);
+    const at = await restartedAt("Deployment", "billing", "worker");
+    // Once the app has seen the restart, ?wait must cover the rest of its rollout.
+    await waitFor(async () => (await (await get("/api/v1/service/Deployment/billing/worker")).json()).status.last_restart === at, 10_000, "worker restart seen");
+    const res = await get("/api/v1/service/Deployment/billing/worker?wait=120");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.status).toBe("complete");
+    expect(body.rollout.status.last_restart).toBe(at);
+    // When it answered, the cluster agrees: every replica updated and available.
+    const d = JSON.parse(await kubectl(["-n", "billing", "get", "deployment", "worker", "-o", "json"]));
+    expect(d.status.observedGeneration).toBe(d.metadata.generation);
+    expect(d.status.updatedReplicas).toBe(d.spec.replicas);
+    expect(d.status.availableReplicas).toBe(d.spec.replicas);
+  }, 150_000);
+
+  test("504 rollout-timeout while it still rolls when the wait ends; 502 rollout-failed once the Deployment's progress deadline passes", async () => {
+    await stall();
+    await waitFor(async () => (await (await get(`/api/v1/service/Deployment/${NS}/slow`)).json()).status.rollout === "progressing", 20_000, "slow progressing");
+    const res = await get(`/api/v1/service/Deployment/${NS}/slow?wait=1`);
+    expect(res.status).toBe(504);
+    const body = await res.json();
+    expect([body.status, body.error, body.rollout.status.rollout]).toEqual(["timeout", "rollout-timeout", "progressing"]);
+    expect(body.request_id).toBe(res.headers.get("x-request-id"));
+    const failed = await get(`/api/v1/service/Deployment/${NS}/slow?wait=60`);
+    expect(failed.status).toBe(502);
+    const f = await failed.json();
+    expect([f.status, f.error]).toEqual(["failed", "rollout-failed"]);
+    expect(f.message).toContain("exceeded its progress deadline");
+    await unstall();
+  }, 150_000);
+});
