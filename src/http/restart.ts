@@ -29,7 +29,8 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     if (!r.ok && r.retryAfterSec) extra["Retry-After"] = String(r.retryAfterSec);
     if (isHtmx(req)) return withHeaders(html(renderFlash(r, new Date()), status), extra);
     if (r.ok) return json({ status: "restarting", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId }, 200, extra);
-    return json({ error: r.reason, message: r.detail, request_id: requestId }, status, extra);
+    const lock = r.lock ? { lock: { user: r.lock.user, since: r.lock.since, expires_at: r.lock.expiresAt } } : {};
+    return json({ error: r.reason, message: r.detail, request_id: requestId, ...lock }, status, extra);
   }
 
   return async (req: Request, params: Params, server: Server<never>): Promise<Response> => {

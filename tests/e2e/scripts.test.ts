@@ -36,7 +36,7 @@ const unstall = async () => {
 let app: AppProcess;
 const as = (user: string) => ({ "X-Forwarded-User": user });
 const get = (path: string, user = "alice", headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { headers: { ...as(user), ...headers } });
-export const post = (path: string, user = "alice", headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { method: "POST", headers: { ...as(user), ...headers } });
+const post = (path: string, user = "alice", headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { method: "POST", headers: { ...as(user), ...headers } });
 const parse = (m: string) => JSON.parse(m) as any;
 
 beforeAll(async () => {
@@ -127,4 +127,30 @@ describe("GET …?wait=<seconds>: kubectl rollout status for people without kube
     expect(f.message).toContain("exceeded its progress deadline");
     await unstall();
   }, 150_000);
+});
+
+describe("423 says who and until when", () => {
+  test("every refused concurrent restart names the holder, since and expiry, with Retry-After", async () => {
+    await waitRollout("Deployment", "shop", "web");
+    await waitFor(async () => (await (await get("/api/v1/service/Deployment/shop/web")).json()).is_locked === false, 60_000, "web unlocked");
+    const answers = await Promise.all(["alice", "bob", "bob", "bob"].map((u) => post("/api/v1/service/Deployment/shop/web/restart", u)));
+    const first = answers.find((r) => r.status === 200)!;
+    const winner = (await first.json()) as any;
+    const locked = answers.filter((r) => r.status === 423);
+    expect(locked.length).toBe(3);
+    const holder = answers.indexOf(first) === 0 ? "alice" : "bob";
+    for (const r of locked) {
+      const body = (await r.json()) as any;
+      expect(body.error).toBe("locked");
+      expect(body.lock.user).toBe(holder);
+      expect(Date.parse(body.lock.since)).toBeGreaterThan(Date.parse(winner.restarted_at) - 5000);
+      // FORCE_UNLOCK_SEC (300 s by default) after it was taken.
+      expect(Date.parse(body.lock.expires_at) - Date.parse(body.lock.since)).toBe(300_000);
+      expect(body.message).toContain(`by ${holder} since`);
+      const retry = Number(r.headers.get("retry-after"));
+      expect(retry).toBeGreaterThanOrEqual(1);
+      expect(retry).toBeLessThanOrEqual(60);
+    }
+    await waitRollout("Deployment", "shop", "web");
+  }, 90_000);
 });
