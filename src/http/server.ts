@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
+import { MAX_BODY_BYTES, tooLarge, uniform } from "./errors.ts";
 import { makeHandlers } from "./handlers.ts";
 import { makeIdentify } from "./identify.ts";
 import { makeLive, type WsData } from "./live.ts";
@@ -44,14 +45,14 @@ function listening<T>(variable: string, at: { hostname: string; port: number }, 
   }
 }
 
-/** A bug must never leak a stack trace or take the process down. */
+/** A bug must never leak a stack trace or take the process down; every error answer leaves in the uniform shape (errors.ts). */
 function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<never>) => Promise<Response | undefined>) {
   return async (req: Request, server: Server<never>) => {
     try {
-      return await answer(req, server);
+      return await uniform(req, tooLarge(req) ?? (await answer(req, server)));
     } catch (e) {
       log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
-      return json({ error: "internal", message: "internal error" }, 500);
+      return uniform(req, json({ error: "internal", message: "internal error" }, 500));
     }
   };
 }
@@ -93,7 +94,7 @@ function startMonitoring(deps: AppDeps, h: ReturnType<typeof makeHandlers>, undo
       maxRequestBodySize: 1024,
       fetch: async (req, s) => {
         const res = await answer(req, s as Server<never>);
-        return res && res.status !== 404 ? res : notServed();
+        return res && res.status !== 404 ? res : ((await uniform(req, notServed())) as Response);
       },
     });
   return listening("LISTEN_MONITORING_ADDRESS", mon, serve, undo);
@@ -101,7 +102,7 @@ function startMonitoring(deps: AppDeps, h: ReturnType<typeof makeHandlers>, undo
 
 export function startServer(deps: AppDeps): App {
   const { env, config, hub, metrics } = deps;
-  const identify = makeIdentify(deps.authn);
+  const identify = makeIdentify(deps.authn, env.auth.mode);
   const live = makeLive({ env, config, hub, metrics, identify, unusable: deps.unusable });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
   const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
@@ -111,7 +112,8 @@ export function startServer(deps: AppDeps): App {
     Bun.serve<WsData>({
       hostname: env.listen.hostname,
       port: env.listen.port,
-      maxRequestBodySize: 64 * 1024,
+      // Bun answers a larger declared body with an empty 413 itself; below this, errors.ts answers JSON (MAX_BODY_BYTES).
+      maxRequestBodySize: 16 * MAX_BODY_BYTES,
       // Bun closes idle HTTP connections after this many seconds; long enough for slow clients.
       idleTimeout: 30,
       fetch: (req, server) => answer(req, server as Server<never>),

@@ -154,3 +154,36 @@ describe("423 says who and until when", () => {
     await waitRollout("Deployment", "shop", "web");
   }, 90_000);
 });
+
+describe("uniform errors", () => {
+  test("every non-2xx API answer is {error,message,request_id} JSON with X-Request-Id; a proxy-mode 401 has no Bearer challenge", async () => {
+    const cases: [string, RequestInit, number, string][] = [
+      ["/api/v1/service/Pod/shop/web/restart", { method: "POST", headers: as("alice") }, 400, "bad-request"],
+      ["/api/v1/service/status", { headers: as("alice") }, 400, "bad-request"],
+      ["/api/v1/service/Deployment/shop/web", {}, 401, "unauthenticated"],
+      ["/api/v1/service/Deployment/shop/web/restart", { method: "POST", headers: { ...as("alice"), Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" } }, 403, "forbidden"],
+      ["/api/v2/nothing", { headers: as("alice") }, 404, "not-found"],
+      ["/api/v1/service/Deployment/shop/web/restart", { headers: as("alice") }, 405, "method-not-allowed"],
+      ["/api/v1/service/Deployment/shop/web/restart", { method: "POST", headers: as("alice"), body: "x".repeat(100_000) }, 413, "payload-too-large"],
+    ];
+    for (const [path, init, status, error] of cases) {
+      const res = await fetch(`${app.url}${path}`, init);
+      expect([path, res.status]).toEqual([path, status]);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      const body = await res.json();
+      expect(Object.keys(body).sort()).toEqual(["error", "message", "request_id"]);
+      expect([path, body.error]).toEqual([path, error]);
+      expect(body.message.length).toBeGreaterThan(0);
+      expect(body.request_id).toBe(res.headers.get("x-request-id"));
+      if (status === 401) expect(res.headers.get("www-authenticate")).toBeNull();
+      if (status === 405) expect(res.headers.get("allow")).toBe("POST");
+    }
+  });
+
+  test("the page's own (htmx) requests still get HTML fragments", async () => {
+    const res = await post("/api/v1/service/Pod/shop/web/restart", "alice", { "HX-Request": "true" });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toStartWith("text/html");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+});

@@ -175,8 +175,39 @@ describe("pages and API", () => {
     expect(res.headers.get("allow")).toBe("POST");
     const nf = await fetch(`${base}/nope`);
     expect(nf.status).toBe(404);
-    expect(await nf.json()).toEqual({ error: "not-found", message: "no route for GET /nope" });
+    expect(await nf.json()).toEqual({ error: "not-found", message: "no route for GET /nope", request_id: nf.headers.get("x-request-id")! });
     expect(restarts).toHaveLength(0);
+  });
+
+  test("uniform errors: 405 with Allow, 413, the websocket 400 and 404 are {error,message,request_id} JSON with X-Request-Id", async () => {
+    const { base } = await start();
+    const shape = async (res: Response, status: number, error: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      const body = await res.json();
+      expect(Object.keys(body).sort()).toEqual(["error", "message", "request_id"]);
+      expect(body.error).toBe(error);
+      expect(body.request_id).toBe(res.headers.get("x-request-id")!);
+      return body;
+    };
+    const m = await shape(await fetch(`${base}${RESTART}`), 405, "method-not-allowed");
+    expect(m.message).toContain("allowed: POST");
+    await shape(await fetch(`${base}/api/v1/service`, { method: "POST" }), 405, "method-not-allowed");
+    await shape(await fetch(`${base}${RESTART}`, { method: "POST", body: "x".repeat(70_000) }), 413, "payload-too-large");
+    await shape(await fetch(`${base}/api/v1/service/status`), 400, "bad-request");
+    const mine = await fetch(`${base}/nope`, { headers: { "X-Request-Id": "trace-42" } });
+    expect((await shape(mine, 404, "not-found")).request_id).toBe("trace-42");
+    // A request id that is not safe to echo is replaced.
+    const odd = await fetch(`${base}/nope`, { headers: { "X-Request-Id": "<script>" } });
+    expect(odd.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test("401: proxy mode does not advertise a Bearer challenge, token mode does", async () => {
+    const proxy = await start({ env: { AUTH_MODE: "proxy" } });
+    const p = await fetch(`${proxy.base}/api/v1/service`);
+    expect(p.status).toBe(401);
+    expect(p.headers.get("www-authenticate")).toBeNull();
+    expect(Object.keys(await p.json()).sort()).toEqual(["error", "message", "request_id"]);
   });
 
   test("/healthz is 200; /readyz follows ready()", async () => {
