@@ -2,11 +2,13 @@
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
+import { parseArgs, usage } from "./config/usage.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { startServer } from "./http/server.ts";
 import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS, readiness } from "./kube/access.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
+import { kubeconfigPath } from "./kube/kubeconfig-path.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
 import { type Logger, makeLogger } from "./log.ts";
@@ -18,8 +20,11 @@ import { makeStatusHub } from "./status/hub.ts";
 import { commit, version } from "./version.ts";
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--version")) return console.log(`k8s-restart-app ${version} (commit ${commit})`);
-  if (process.argv[2] === "rbac") return void process.stdout.write(await rbacCommand(process.argv.slice(3), process.env));
+  const cmd = parseArgs(process.argv.slice(2));
+  if (cmd.run === "help") return void process.stdout.write(usage());
+  if (cmd.run === "version") return console.log(`k8s-restart-app ${version} (commit ${commit})`);
+  if (cmd.run === "unknown") return void (process.stderr.write(`k8s-restart-app: ${cmd.message}\n\n${usage()}`), process.exit(2));
+  if (cmd.run === "rbac") return void process.stdout.write(await rbacCommand(cmd.args, process.env));
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
   const config = await loadConfigFile(env.configFilePath);
@@ -51,7 +56,7 @@ async function main(): Promise<void> {
 
   const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, ready: () => readiness(view, accessLines) });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
-    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version });
+    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, kubeconfig: kubeconfigPath(env.kubeConfigPath), version });
 
   const started = performance.now();
   view.start().then(() => {
