@@ -5,7 +5,7 @@ import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
 import { parseArgs, usage } from "./config/usage.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { startServer } from "./http/server.ts";
-import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS, readiness } from "./kube/access.ts";
+import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS } from "./kube/access.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
 import { kubeconfigPath } from "./kube/kubeconfig-path.ts";
@@ -17,6 +17,7 @@ import { rbacCommand } from "./rbac.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { makeRestartFlow } from "./restart/wiring.ts";
 import { makeStatusHub } from "./status/hub.ts";
+import { logAbsence, readinessOf } from "./status/readiness.ts";
 import { commit, version } from "./version.ts";
 
 async function main(): Promise<void> {
@@ -50,11 +51,12 @@ async function main(): Promise<void> {
   const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
   const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  const absence = logAbsence(hub, log);
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log });
   const accessLines = accessDetail(access, accessError, !!locks.local);
 
-  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, ready: () => readiness(view, accessLines) });
+  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, ready: () => readinessOf(view, accessLines, hub) });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
     monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, kubeconfig: kubeconfigPath(env.kubeConfigPath), version });
 
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   view.start().then(() => {
     hub.refresh();
     log("info", "caches synced", { ms: Math.round(performance.now() - started) });
+    queueMicrotask(absence.synced); // after the refresh's push
   });
 
   stopOnSignals(log, async () => {

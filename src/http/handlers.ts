@@ -6,11 +6,13 @@ import type { Metrics } from "../metrics.ts";
 import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { Readiness } from "../status/readiness.ts";
 import type { Identify } from "./identify.ts";
 import type { WsData } from "./live.ts";
 import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
+import type { ReadinessBody } from "./schemas.ts";
 
 export interface HandlerDeps {
   config: ConfigFile;
@@ -19,7 +21,7 @@ export interface HandlerDeps {
   identify: Identify;
   version: string;
   unusable(): Map<string, string[]>;
-  ready(): { ready: boolean; detail: string[] };
+  ready(): Readiness;
   upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number]): Response | undefined;
 }
 
@@ -50,9 +52,12 @@ export function makeHandlers(d: HandlerDeps) {
     return d.upgrade(req, server as Server<WsData>, "json", found.entry);
   };
 
-  const readyz: Handler = () => {
+  // ok and degraded are 200 (serving is right; the reasons say what is wrong), not ready is 503.
+  const readyz: Handler = (req) => {
     const r = d.ready();
-    return text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((x) => `- ${x}\n`).join("")}`, r.ready ? 200 : 503);
+    const code = r.state === "not ready" ? 503 : 200;
+    if (new URL(req.url).searchParams.get("format") === "json") return json({ status: r.state, reasons: r.reasons } satisfies ReadinessBody, code);
+    return text(`${r.state}\n${r.reasons.map((x) => `- ${x}\n`).join("")}`, code);
   };
 
   const metrics: Handler = async () =>

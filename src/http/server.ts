@@ -5,6 +5,7 @@ import type { ConfigFile } from "../config/file.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { Readiness } from "../status/readiness.ts";
 import type { Authn } from "./auth.ts";
 import { MAX_BODY_BYTES, tooLarge, uniform } from "./errors.ts";
 import { makeHandlers } from "./handlers.ts";
@@ -22,7 +23,7 @@ export interface AppDeps {
   metrics: Metrics;
   authn: Authn;
   flow: RestartFlow;
-  ready(): { ready: boolean; detail: string[] };
+  ready(): Readiness;
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
   version: string;

@@ -120,14 +120,6 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   return detail;
 }
 
-/** Ready once the watch caches synced; missing permissions make services unusable, not the app unready. */
-export function readiness(view: { synced(): boolean; disconnected(): string[] }, accessLines: string[]): { ready: boolean; detail: string[] } {
-  const detail: string[] = [];
-  if (!view.synced()) detail.push("watch caches have not synced yet");
-  for (const d of view.disconnected()) detail.push(`watch disconnected: ${d}`);
-  return { ready: view.synced(), detail: [...detail, ...accessLines] };
-}
-
 export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
 
 export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {

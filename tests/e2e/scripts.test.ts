@@ -187,3 +187,25 @@ describe("uniform errors", () => {
     expect(res.headers.get("x-request-id")).toBeTruthy();
   });
 });
+
+describe("readiness that tells the truth", () => {
+  test("a configured service absent from the cluster: degraded (200) with the reason, logged at sync and when it comes and goes", async () => {
+    await kubectl(["-n", NS, "delete", "deployment", "ghost", "--ignore-not-found", "--wait=true"]);
+    const ghostApp = await startApp({ services: [{ kind: "Deployment", name: "web", namespace: "shop" }, { kind: "Deployment", name: "ghost", namespace: NS }] });
+    const res = await fetch(`${ghostApp.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(`degraded\n- configured but absent from the cluster: Deployment/${NS}/ghost\n`);
+    const json = await fetch(`${ghostApp.url}/readyz?format=json`);
+    expect([json.status, await json.json()]).toEqual([200, { status: "degraded", reasons: [`configured but absent from the cluster: Deployment/${NS}/ghost`] }]);
+    await waitFor(() => ghostApp.entries().some((e) => e.msg === "configured services absent from the cluster"), 5000, "absence logged at sync");
+    expect(ghostApp.entries().find((e) => e.msg === "configured services absent from the cluster")!.services).toEqual([`Deployment/${NS}/ghost`]);
+
+    await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ ...SLOW, metadata: { name: "ghost", namespace: NS }, spec: { ...SLOW.spec, selector: { matchLabels: { app: "ghost" } }, template: { ...SLOW.spec.template, metadata: { labels: { app: "ghost" } } } } }) });
+    await waitFor(() => ghostApp.entries().some((e) => e.msg === "configured service is present in the cluster again"), 10_000, "comeback logged");
+    await waitRollout("Deployment", NS, "ghost", "60s");
+    expect(await (await fetch(`${ghostApp.url}/readyz`)).text()).toBe("ok\n");
+    await kubectl(["-n", NS, "delete", "deployment", "ghost", "--wait=true"]);
+    await waitFor(() => ghostApp.entries().some((e) => e.msg === "configured service is absent from the cluster" && e.service === `Deployment/${NS}/ghost`), 10_000, "going logged");
+    await ghostApp.stop();
+  }, 90_000);
+});

@@ -103,7 +103,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
       },
       refuse: (req, r) => (logs.push({ level: "warn", msg: "restart", fields: { ...auditRecord(req, r) } }), r),
     },
-    ready: () => (o.ready === false ? { ready: false, detail: ["watch caches have not synced yet"] } : { ready: true, detail: [] }),
+    ready: () => (o.ready === false ? { state: "not ready", reasons: ["watch caches have not synced yet"] } : { state: "ok", reasons: [] }),
     unusable: () => new Map(),
     version: "test",
     log: (level, msg, fields) => void logs.push({ level, msg, fields }),
@@ -218,6 +218,9 @@ describe("pages and API", () => {
     const b = await start({ ready: false });
     const notReady = await fetch(`${b.base}/readyz`);
     expect([notReady.status, await notReady.text()]).toEqual([503, "not ready\n- watch caches have not synced yet\n"]);
+    const json = await fetch(`${b.base}/readyz?format=json`);
+    expect([json.status, await json.json()]).toEqual([503, { status: "not ready", reasons: ["watch caches have not synced yet"] }]);
+    expect(await (await fetch(`${a.base}/readyz?format=json`)).json()).toEqual({ status: "ok", reasons: [] });
   });
 });
 
