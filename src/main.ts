@@ -17,6 +17,7 @@ import { rbacCommand } from "./rbac.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { makeRestartFlow } from "./restart/wiring.ts";
 import { makeStatusHub } from "./status/hub.ts";
+import { feedMetrics } from "./status/metrics-feed.ts";
 import { logAbsence, readinessOf } from "./status/readiness.ts";
 import { commit, version } from "./version.ts";
 
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
   const absence = logAbsence(hub, log);
+  feedMetrics(metrics, hub, view);
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log });
   const accessLines = accessDetail(access, accessError, !!locks.local);

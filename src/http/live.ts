@@ -44,13 +44,15 @@ function socketHandler(heartbeatSec: number, metrics: Metrics, sockets: Set<Serv
     open(ws) {
       sockets.add(ws);
       for (const t of ws.data.topics) ws.subscribe(t);
-      for (const s of ws.data.services) metrics.watchers.inc(watcherLabels(s));
+      metrics.watchers.inc();
+      for (const s of ws.data.services) metrics.serviceWatchers.inc(watcherLabels(s));
       sendFullState(ws);
     },
     message() {},
     close(ws) {
       sockets.delete(ws);
-      for (const s of ws.data.services) metrics.watchers.dec(watcherLabels(s));
+      metrics.watchers.dec();
+      for (const s of ws.data.services) metrics.serviceWatchers.dec(watcherLabels(s));
     },
   };
 }
@@ -73,6 +75,23 @@ function upgrade({ env, config, identify }: LiveDeps, req: Request, server: Serv
   if (stream === "html") topics.push({ stream: "banner" });
   if (server.upgrade(req, { data: { stream, topics: topics.map(topicName), services, identity: who } })) return undefined;
   return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
+}
+
+/**
+ * The original re-sent every status every WATCH_INTERVAL, and its clients rely on it (a read loop
+ * that checks its deadline between messages): the JSON stream keeps doing so; the page's stays change-only.
+ */
+function resendEvery(server: Server<WsData>, sec: number, services: ServiceKey[], hub: StatusHub): Timer | undefined {
+  if (sec <= 0) return undefined;
+  const t = setInterval(() => {
+    for (const s of services) {
+      const name = topicName({ stream: "json", service: serviceId(s) });
+      const st = hub.current(s);
+      if (st && server.subscriberCount(name) > 0) server.publish(name, JSON.stringify(wireStatus(st)));
+    }
+  }, sec * 1000);
+  t.unref();
+  return t;
 }
 
 export function makeLive(deps: LiveDeps) {
@@ -98,8 +117,11 @@ export function makeLive(deps: LiveDeps) {
 
   const websocket = socketHandler(env.heartbeatSec, metrics, sockets, sendFullState);
 
+  let resend: Timer | undefined;
+
   /** Publishes every hub change to the sockets that watch it, rendered once per topic. */
   function publishFrom(server: Server<WsData>): void {
+    resend = resendEvery(server, env.statusResendSec, config.services, hub);
     const publish = (t: Topic, render: () => string) => {
       const name = topicName(t);
       if (server.subscriberCount(name) > 0) server.publish(name, render());
@@ -110,7 +132,6 @@ export function makeLive(deps: LiveDeps) {
       for (const audience of ["may-restart", "not-allowed"] as const) publish({ stream: "html", service, audience }, () => card(s, s.service, audience, true));
     });
     hub.onConnection((stale) => {
-      metrics.watchConnected.set(stale.length ? 0 : 1);
       server.publish(topicName({ stream: "banner" }), staleBanner(stale, true));
     });
   }
@@ -120,6 +141,6 @@ export function makeLive(deps: LiveDeps) {
     websocket,
     publishFrom,
     /** Closes every socket (1001 on shutdown, so htmx reconnects to the next instance). */
-    closeAll: (code: number, reason: string) => sockets.forEach((ws) => ws.close(code, reason)),
+    closeAll: (code: number, reason: string) => (clearInterval(resend), sockets.forEach((ws) => ws.close(code, reason))),
   };
 }

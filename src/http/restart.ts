@@ -8,6 +8,7 @@ import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import { type Identify, isHtmx } from "./identify.ts";
 import { renderFlash } from "./render.ts";
+import { countRestart } from "./restart-metrics.ts";
 import { requestIdOf } from "./request-id.ts";
 import { html, json, STATUS, withHeaders } from "./respond.ts";
 import type { Params } from "./router.ts";
@@ -37,13 +38,17 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     const requestId = requestIdOf(req);
     const { kind, namespace, name } = params;
     const request: RestartRequest = { kind: kind ?? "", namespace: namespace ?? "", name: name ?? "", identity: ANONYMOUS, requestId, source: server.requestIP(req)?.address ?? "" };
-    const refuse = (reason: RestartFailure["reason"], detail: string) => reply(req, flow.refuse(request, { ok: false, reason, detail }), requestId);
+    const refuse = (reason: RestartFailure["reason"], detail: string) => {
+      const r = flow.refuse(request, { ok: false, reason, detail });
+      countRestart(metrics, hub, r, env.forceUnlockSec);
+      return reply(req, r, requestId);
+    };
 
     const crossSite = crossSiteRefusal(req, env.trustedOrigins);
     if (crossSite) return refuse("forbidden", crossSite);
     const who = identify(req);
     if (who instanceof Response) {
-      flow.refuse(request, { ok: false, reason: "unauthenticated", detail: "no valid identity" });
+      countRestart(metrics, hub, flow.refuse(request, { ok: false, reason: "unauthenticated", detail: "no valid identity" }), env.forceUnlockSec);
       who.headers.set("X-Request-Id", requestId);
       return who;
     }
@@ -53,11 +58,7 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     if (typeof waitSec === "string") return refuse("bad-request", waitSec);
 
     const r = await flow.restart(request);
-    if (r.service) {
-      const labels = { kind: r.service.kind, namespace: r.service.namespace, name: r.service.name };
-      metrics.restarts.inc(labels);
-      if (!r.ok) metrics.restartsFailed.inc(labels);
-    }
+    countRestart(metrics, hub, r, env.forceUnlockSec);
     if (!r.ok || waitSec === 0) return reply(req, r, requestId);
     // Bun would close a connection idle this long; the caller asked to wait.
     server.timeout(req, waitSec + 30);

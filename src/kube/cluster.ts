@@ -16,6 +16,8 @@ export interface ClusterView {
   synced(): boolean;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
+  /** Every watch with what it watches and whether it is connected now (for restart_app_watch_connected). */
+  watches(): WatchState[];
   start(): Promise<void>;
   stop(): void;
 }
@@ -29,6 +31,18 @@ export interface ChangeScope {
   workload?: { kind: Kind; name: string };
   podLabels?: Record<string, string>[];
   lease?: string;
+}
+
+export interface WatchState {
+  resource: string;
+  namespace: string;
+  connected: boolean;
+}
+
+/** "/apis/apps/v1/namespaces/shop/deployments" → deployments in shop. */
+function watchState(c: { opts: { path: string }; connected: boolean }): WatchState {
+  const m = /\/namespaces\/([^/]+)\/([^/?]+)$/.exec(c.opts.path);
+  return { resource: m?.[2] ?? c.opts.path, namespace: m?.[1] ?? "", connected: c.connected };
 }
 
 /** Where lock records come from when they are not Leases watched in the cluster. */
@@ -79,6 +93,7 @@ export function watchCluster({ client, services, lockNamespace, log, locks }: Cl
     onConnection: (h) => void connHandlers.push(h),
     synced: () => all.every((c) => c.synced),
     disconnected: () => all.filter((c) => !c.connected).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
+    watches: () => all.map(watchState),
     start: async () => void (await Promise.all(all.map((c) => c.start()))),
     stop: () => all.forEach((c) => c.stop()),
   };

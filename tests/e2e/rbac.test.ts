@@ -143,7 +143,7 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     ws.close();
   });
 
-  test("a restart is a clean 403 JSON, patches nothing and counts as failed", async () => {
+  test("a restart is a clean 403 JSON, patches nothing and counts as a forbidden outcome", async () => {
     const before = await (await fetch(`${app.url}/metrics`)).text();
     const since = new Date().toISOString();
     const annotation = (await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations;
@@ -161,7 +161,10 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     expect(auditEvents(since, (e) => e.user.username === sa && e.responseStatus?.code === 403)).toEqual([]);
     expect((await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations).toEqual(annotation);
     const after = await (await fetch(`${app.url}/metrics`)).text();
-    expect(metric(after, "restart_app_restarts_failed_total", labels)).toBe(metric(before, "restart_app_restarts_failed_total", labels) + 1);
+    // Refused before any attempt: not a failed restart (as the original counts them), a "forbidden" outcome.
+    expect(metric(after, "restart_app_restarts_failed_total", labels)).toBe(metric(before, "restart_app_restarts_failed_total", labels));
+    const outcome = `${labels},outcome="forbidden"`;
+    expect(metric(after, "restart_app_restart_requests_total", outcome)).toBe(metric(before, "restart_app_restart_requests_total", outcome) + 1);
     expect(metric(after, "restart_app_restarts_total", labels)).toBe(metric(before, "restart_app_restarts_total", labels) + 1);
   });
 });

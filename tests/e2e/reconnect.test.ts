@@ -83,7 +83,8 @@ describe("losing the API server", () => {
     const html = await openStatus(`${app.wsUrl}/ui/status`);
     const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
     const first = JSON.parse(await json.until(() => true));
-    const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+    // Per watched resource: the Deployments of shop here.
+    const metric = async () => /^restart_app_watch_connected\{resource="deployments",namespace="shop"\} (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
     expect(await metric()).toBe("1");
 
     r.cut();

@@ -186,11 +186,31 @@ describe("restart flow", () => {
       return line ? Number(line.split(" ").at(-1)) : undefined;
     };
     const web = 'kind="Deployment",namespace="shop",name="web"';
+    const worker = 'kind="Deployment",namespace="billing",name="worker"';
     expect(value("restart_app_restarts_total", web)).toBe(3);
-    expect(value("restart_app_restarts_failed_total", web)).toBe(1);
-    expect(value("restart_app_restarts_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(25);
-    expect(value("restart_app_restarts_failed_total", 'kind="Deployment",namespace="billing",name="worker"')).toBe(24);
-    expect(value("restart_app_connected_status_watchers", web)).toBeGreaterThanOrEqual(1);
+    expect(value("restart_app_restarts_total", worker)).toBe(25);
+    // As the original: 423s are refusals, not failed restarts; they are counted by outcome.
+    expect(value("restart_app_restarts_failed_total", web)).toBeUndefined();
+    expect(value("restart_app_restarts_failed_total", worker)).toBeUndefined();
+    expect(value("restart_app_restart_requests_total", `${web},outcome="locked"`)).toBe(1);
+    expect(value("restart_app_restart_requests_total", `${web},outcome="restarted"`)).toBe(2);
+    expect(value("restart_app_restart_requests_total", `${worker},outcome="locked"`)).toBe(24);
+    expect(value("restart_app_restart_requests_total", `${worker},outcome="restarted"`)).toBe(1);
+    // The original's gauge has no labels; per service under its own name.
+    expect(Number(/^restart_app_connected_status_watchers (\d+)$/m.exec(m)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(value("restart_app_service_status_watchers", web)).toBeGreaterThanOrEqual(1);
+    // Every restart above settled: its rollout was timed, by kind and outcome.
+    expect(value("restart_app_rollout_duration_seconds_count", 'kind="Deployment",outcome="complete"')).toBeGreaterThanOrEqual(2);
+    expect(value("restart_app_rollout_duration_seconds_count", 'kind="StatefulSet",outcome="complete"')).toBeGreaterThanOrEqual(2);
+    expect(value("restart_app_service_rollout_state", `${web},state="complete"`)).toBe(1);
+    expect(value("restart_app_service_rollout_state", `${web},state="progressing"`)).toBe(0);
+    expect(value("restart_app_service_rollout_state", 'kind="Deployment",namespace="shop",name="frozen",state="paused"')).toBe(1);
+    expect(value("restart_app_watch_connected", 'resource="deployments",namespace="shop"')).toBe(1);
+    expect(value("restart_app_watch_connected", 'resource="pods",namespace="billing"')).toBe(1);
+    expect(value("restart_app_watch_connected", 'resource="leases",namespace="k8s-restart-app-e2e"')).toBe(1);
+    // Prometheus naming: no gauge ends in _total.
+    const gauges = [...m.matchAll(/^# TYPE (\S+) gauge$/gm)].map((x) => x[1]!);
+    expect(gauges.filter((g) => g.startsWith("restart_app_") && g.endsWith("_total"))).toEqual([]);
     expect(m).toContain("process_resident_memory_bytes");
     ws.close();
   });

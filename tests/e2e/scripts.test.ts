@@ -209,3 +209,47 @@ describe("readiness that tells the truth", () => {
     await ghostApp.stop();
   }, 90_000);
 });
+
+describe("drop-in where the original's clients notice", () => {
+  test("the JSON stream re-sends every service's status every WATCH_INTERVAL (a read loop with a deadline between messages never blocks); the page's stream stays change-only", async () => {
+    const services = [{ kind: "Deployment", name: "web", namespace: "shop" }, { kind: "StatefulSet", name: "db", namespace: "shop" }];
+    const a = await startApp({ services, env: { WATCH_INTERVAL: "1" } });
+    const json = await openStatus(`${a.wsUrl}/api/v1/service/status`);
+    const html = await openStatus(`${a.wsUrl}/ui/status`);
+    await waitFor(() => json.messages.length >= 2 && html.messages.length >= 1, 10_000, "full state");
+    const [jsonAt, htmlAt] = [json.messages.length, html.messages.length];
+    // The original's e2e test: read in a loop, checking a 2 s deadline only between messages.
+    const deadline = Date.now() + 2500;
+    const seen = new Set<string>();
+    while (Date.now() < deadline) {
+      const m = await json.until(() => true, 3000, "a re-sent status", json.messages.length);
+      seen.add(parse(m).kind_namespace_name.name);
+      json.messages.length = 0;
+    }
+    expect([...seen].sort()).toEqual(["db", "web"]);
+    expect(html.messages.length).toBe(htmlAt);
+    expect(jsonAt).toBe(2);
+    json.close();
+    html.close();
+    await a.stop();
+
+    const quiet = await startApp({ services, env: { WATCH_INTERVAL: "0" } });
+    const q = await openStatus(`${quiet.wsUrl}/api/v1/service/status`);
+    await waitFor(() => q.messages.length >= 2, 10_000, "full state");
+    await Bun.sleep(2500);
+    expect(q.messages.length).toBe(2);
+    q.close();
+    await quiet.stop();
+  }, 60_000);
+
+  test("status.message is empty when all is well, the error otherwise; rollout_message has kubectl's text", async () => {
+    const web = await (await get("/api/v1/service/Deployment/shop/web")).json();
+    expect(web.status.message).toBe("");
+    expect(web.status.rollout_message).toBe('deployment "web" successfully rolled out');
+    await stall();
+    const failed = await (await get(`/api/v1/service/Deployment/${NS}/slow?wait=60`)).json();
+    expect(failed.rollout.status.message).toContain("exceeded its progress deadline");
+    expect(failed.rollout.status.rollout_message).toBe(failed.rollout.status.message);
+    await unstall();
+  }, 120_000);
+});

@@ -35,6 +35,7 @@ function fakeView() {
     onConnection: (h) => void conn.push(h),
     synced: () => true,
     disconnected: () => stale,
+    watches: () => [],
     start: async () => {},
     stop: () => {},
   };

@@ -350,10 +350,34 @@ describe("POST restart", () => {
     expect(text).toContain('restart_app_restarts_total{kind="Deployment",namespace="shop",name="web"} 2');
     expect(text).toContain('restart_app_build_info{version="test",commit="abc123"} 1');
     expect(text).not.toContain('restart_app_restarts_failed_total{kind="Deployment"');
-    const bad = await start({ result: { ok: false, reason: "locked", detail: "busy", service: WEB } });
-    await fetch(`${bad.base}${RESTART}`, { method: "POST" });
-    const text2 = await (await fetch(`${bad.base}/metrics`)).text();
-    expect(text2).toContain('restart_app_restarts_failed_total{kind="Deployment",namespace="shop",name="web"} 1');
+    expect(text).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="restarted"} 2');
+    // A refusal (423) is not a failed restart, as in the original; it is counted by outcome.
+    const locked = await start({ result: { ok: false, reason: "locked", detail: "busy", service: WEB } });
+    await fetch(`${locked.base}${RESTART}`, { method: "POST" });
+    const text2 = await (await fetch(`${locked.base}/metrics`)).text();
+    expect(text2).not.toContain('restart_app_restarts_failed_total{kind="Deployment"');
+    expect(text2).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="locked"} 1');
+    const failed = await start({ result: { ok: false, reason: "upstream", detail: "patch failed", service: WEB } });
+    await fetch(`${failed.base}${RESTART}`, { method: "POST" });
+    const text3 = await (await fetch(`${failed.base}/metrics`)).text();
+    expect(text3).toContain('restart_app_restarts_failed_total{kind="Deployment",namespace="shop",name="web"} 1');
+    expect(text3).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="upstream"} 1');
+    // A request refused before the flow names no configured service: empty labels, bounded cardinality.
+    await fetch(`${failed.base}${RESTART}`, { method: "POST", headers: { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" } });
+    expect(await (await fetch(`${failed.base}/metrics`)).text()).toContain('restart_app_restart_requests_total{kind="",namespace="",name="",outcome="forbidden"} 1');
+  });
+
+  test("/metrics times a restart's rollout until it settles; the connected watchers gauge has no labels", async () => {
+    const a = await start();
+    await fetch(`${a.base}${RESTART}`, { method: "POST" });
+    a.push(status(WEB, { lastRestart: "2025-03-01T10:00:00Z", rollout: "complete", message: "done" }));
+    const c = await connect(`${a.ws}/api/v1/service/status`);
+    await c.opened;
+    const text = await (await fetch(`${a.base}/metrics`)).text();
+    expect(text).toContain('restart_app_rollout_duration_seconds_count{kind="Deployment",outcome="complete"} 1');
+    expect(text).toMatch(/^restart_app_connected_status_watchers 1$/m);
+    expect(text).toContain('restart_app_service_status_watchers{kind="Deployment",namespace="shop",name="web"} 1');
+    c.ws.close();
   });
 });
 
