@@ -62,7 +62,8 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     if (!r.ok || waitSec === 0) return reply(req, r, requestId);
     // Bun would close a connection idle this long; the caller asked to wait.
     server.timeout(req, waitSec + 30);
-    const accepted = { restarted_at: r.restartedAt, generation: r.generation };
-    return replyAfterWait(r.service, () => hub.waitForRestart(r.service, r.restartedAt, waitSec * 1000), requestId, accepted);
+    const wait = () => hub.waitForRestart(r.service, r.restartedAt, waitSec * 1000);
+    const extra = { restarted_at: r.restartedAt, generation: r.generation };
+    return replyAfterWait(req, { hub, service: r.service, wait, requestId, extra, heartbeatSec: env.heartbeatSec });
   };
 }

@@ -44,6 +44,7 @@ export function makeSnapshotHandler({ env, config, hub, identify }: SnapshotDeps
     if (waitSec === 0) return json(snapshotBody(current));
     // Bun would close a connection idle this long; the caller asked to wait.
     (server as Server<never>).timeout(req, waitSec + 30);
-    return replyAfterWait(found.service, () => hub.waitForSettled(found.service, waitSec * 1000), requestIdOf(req));
+    const wait = () => hub.waitForSettled(found.service, waitSec * 1000);
+    return replyAfterWait(req, { hub, service: found.service, wait, requestId: requestIdOf(req), heartbeatSec: env.heartbeatSec });
   };
 }

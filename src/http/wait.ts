@@ -1,8 +1,9 @@
 // ?wait=<seconds> for scripts: parse it, and answer once a rollout has settled (200 complete, 502 failed, 504 timeout).
-import type { ServiceKey } from "../config/file.ts";
+import { type ServiceKey, serviceId } from "../config/file.ts";
+import type { StatusHub } from "../status/hub.ts";
 import type { ServiceStatus } from "../status/model.ts";
 import { isHtmx } from "./identify.ts";
-import { json } from "./respond.ts";
+import { json, withHeaders } from "./respond.ts";
 import type { WaitResultBody } from "./schemas.ts";
 import { wireStatus } from "./render.ts";
 
@@ -47,8 +48,60 @@ export function waitResult(service: ServiceKey, w: Waited, requestId: string, ex
   return { code, body };
 }
 
-/** Waits, then answers with one JSON body. */
-export async function replyAfterWait(service: ServiceKey, wait: () => Promise<Waited>, requestId: string, extra: Partial<WaitResultBody> = {}): Promise<Response> {
-  const { code, body } = waitResult(service, await wait(), requestId, extra);
-  return json(body, code, { "X-Request-Id": requestId });
+export interface WaitReply {
+  hub: Pick<StatusHub, "current" | "onStatus">;
+  service: ServiceKey;
+  /** Starts the wait (hub.waitForRestart or hub.waitForSettled). */
+  wait: () => Promise<Waited>;
+  requestId: string;
+  /** What the POST adds to the result (restarted_at, generation). */
+  extra?: Partial<WaitResultBody>;
+  /** WATCH_INTERVAL: a quiet NDJSON stream repeats the current status this often, so idle proxies see traffic. */
+  heartbeatSec: number;
+}
+
+/** Waits, then answers with one JSON body; with `Accept: application/x-ndjson`, streams while waiting. */
+export async function replyAfterWait(req: Request, o: WaitReply): Promise<Response> {
+  if ((req.headers.get("accept") ?? "").includes("application/x-ndjson")) return streamWait(o);
+  const { code, body } = waitResult(o.service, await o.wait(), o.requestId, o.extra);
+  return json(body, code, { "X-Request-Id": o.requestId });
+}
+
+/**
+ * One JSON line per status change of the service (the current one first), the result last. The
+ * HTTP status is sent before the outcome is known, so it is 200: the last line's `status` and
+ * `error` say how it ended.
+ */
+function streamWait(o: WaitReply): Response {
+  const id = serviceId(o.service);
+  let stop = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const enc = new TextEncoder();
+      let last = Date.now();
+      const send = (line: unknown) => {
+        last = Date.now();
+        try {
+          controller.enqueue(enc.encode(`${JSON.stringify(line)}\n`));
+        } catch {
+          stop(); // the client went away
+        }
+      };
+      const current = o.hub.current(o.service);
+      if (current) send(wireStatus(current));
+      const off = o.hub.onStatus((s) => serviceId(s.service) === id && send(wireStatus(s)));
+      const quiet = setInterval(() => {
+        const s = o.hub.current(o.service);
+        if (s && Date.now() - last >= o.heartbeatSec * 1000) send(wireStatus(s));
+      }, o.heartbeatSec * 1000);
+      stop = () => (off(), clearInterval(quiet));
+      void o.wait().then((w) => {
+        stop();
+        send(waitResult(o.service, w, o.requestId, o.extra).body);
+        controller.close();
+      });
+    },
+    cancel: () => stop(),
+  });
+  return withHeaders(new Response(body, { headers: { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store", "X-Request-Id": o.requestId } }));
 }

@@ -30,7 +30,8 @@ const SLOW = {
 const stall = () => kubectl(["-n", NS, "patch", "deployment", "slow", "-p", '{"spec":{"template":{"spec":{"nodeSelector":{"type":"nowhere"}}}}}']);
 const unstall = async () => {
   await kubectl(["-n", NS, "patch", "deployment", "slow", "-p", '{"spec":{"template":{"spec":{"nodeSelector":{"type":"kwok"}}}}}']);
-  await waitRollout("Deployment", NS, "slow", "90s");
+  // kubectl rollout status gives up at once while the old ProgressDeadlineExceeded condition is still there.
+  await waitFor(async () => (await kubectl(["-n", NS, "rollout", "status", "deployment/slow", "--timeout=30s"], { allowFail: true })).includes("successfully rolled out"), 90_000, "slow rolled out");
 };
 
 let app: AppProcess;
@@ -252,4 +253,55 @@ describe("drop-in where the original's clients notice", () => {
     expect(failed.rollout.status.rollout_message).toBe(failed.rollout.status.message);
     await unstall();
   }, 120_000);
+});
+
+/** Reads an NDJSON response line by line as it arrives; returns the lines with their arrival times. */
+async function ndjsonLines(res: Response): Promise<{ line: any; at: number }[]> {
+  const out: { line: any; at: number }[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let i: number;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      out.push({ line: JSON.parse(buf.slice(0, i)), at: Date.now() });
+      buf = buf.slice(i + 1);
+    }
+  }
+  expect(buf).toBe("");
+  return out;
+}
+
+describe("Accept: application/x-ndjson: long waits that proxies see moving", () => {
+  test("POST …/restart?wait streams one status line per change and ends with the outcome line", async () => {
+    await waitRollout("Deployment", "shop", "web");
+    await waitFor(async () => (await (await get("/api/v1/service/Deployment/shop/web")).json()).is_locked === false, 60_000, "web unlocked");
+    const res = await post("/api/v1/service/Deployment/shop/web/restart?wait=120", "alice", { Accept: "application/x-ndjson" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = (await ndjsonLines(res)).map((l) => l.line);
+    const last = lines.at(-1);
+    expect(last.status).toBe("complete");
+    expect(last.rollout.status.last_restart).toBe(last.restarted_at);
+    expect(last.request_id).toBe(res.headers.get("x-request-id"));
+    const statuses = lines.slice(0, -1);
+    expect(statuses.length).toBeGreaterThan(2);
+    for (const s of statuses) expect(s.kind_namespace_name).toEqual({ kind: "Deployment", namespace: "shop", name: "web" });
+    // The rollout was followed: it was seen locked and progressing on the way.
+    expect(statuses.some((s) => s.is_locked)).toBe(true);
+    expect(statuses.some((s) => s.status.rollout === "progressing" || s.status.ready < s.status.desired || s.status.updated < s.status.desired)).toBe(true);
+  }, 150_000);
+
+  test("GET …?wait streams someone else's failing rollout, ending with the rollout-failed line", async () => {
+    await stall();
+    const res = await get(`/api/v1/service/Deployment/${NS}/slow?wait=60`, "alice", { Accept: "application/x-ndjson" });
+    expect(res.status).toBe(200);
+    const lines = (await ndjsonLines(res)).map((l) => l.line);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines[0].kind_namespace_name.name).toBe("slow");
+    expect(lines.at(-1)).toMatchObject({ status: "failed", error: "rollout-failed" });
+    await unstall();
+  }, 150_000);
 });

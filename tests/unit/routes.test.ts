@@ -476,3 +476,17 @@ describe("websockets", () => {
     expect(await res.json()).toMatchObject({ error: "forbidden" });
   });
 });
+
+describe("?wait with Accept: application/x-ndjson", () => {
+  test("a quiet rollout still sends a line every WATCH_INTERVAL, then the outcome line", async () => {
+    const a = await start({ env: { WATCH_INTERVAL: "1" } });
+    a.push(status(WEB, { rollout: "progressing", message: "Waiting" }));
+    const res = await fetch(`${a.base}/api/v1/service/Deployment/shop/web?wait=3`, { headers: { Accept: "application/x-ndjson" } });
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+    // The current status at once, a repeat each quiet second, the outcome last.
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.slice(0, -1).every((l) => l.status.rollout === "progressing")).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ status: "timeout", error: "rollout-timeout", service: WEB });
+  });
+});
