@@ -23,7 +23,8 @@ const ServiceSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const FileSchema = Type.Object(
+/** The services file (CONFIG_FILE_PATH); published in the OpenAPI document as ServicesFile. */
+export const FileSchema = Type.Object(
   {
     services: Type.Array(ServiceSchema),
     // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.

@@ -29,16 +29,21 @@ export function tooLarge(req: Request): Response | undefined {
   return json({ error: "payload-too-large", message: `request body of ${length} bytes exceeds the limit of ${MAX_BODY_BYTES}` }, 413);
 }
 
+/** An error body the handler already shaped ({error, message}), or undefined. */
+function shaped(text: string, type: string): Partial<ApiErrorBody> | undefined {
+  if (!type.startsWith("application/json")) return undefined;
+  try {
+    const b = JSON.parse(text) as Partial<ApiErrorBody>;
+    return typeof b.error === "string" && typeof b.message === "string" ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The body of an error answer as the uniform shape; `text` is what the handler sent. */
 function errorBody(status: number, text: string, type: string, requestId: string): ApiErrorBody {
-  if (type.startsWith("application/json")) {
-    try {
-      const b = JSON.parse(text) as Partial<ApiErrorBody>;
-      if (typeof b.error === "string" && typeof b.message === "string") return { ...b, error: b.error, message: b.message, request_id: requestId };
-    } catch {
-      // not JSON after all: wrapped below
-    }
-  }
+  const b = shaped(text, type);
+  if (b) return { ...b, error: b.error!, message: b.message!, request_id: requestId };
   return { error: REASON[status] ?? `http-${status}`, message: text.trim() || `HTTP ${status}`, request_id: requestId };
 }
 
@@ -48,8 +53,11 @@ export async function uniform(req: Request, res: Response | undefined): Promise<
   const requestId = requestIdOf(req);
   res.headers.set("X-Request-Id", requestId);
   const type = res.headers.get("content-type") ?? "";
-  if (res.status < 400 || type.startsWith("text/html") || OPERATIONAL.has(new URL(req.url).pathname)) return res;
-  const body = errorBody(res.status, await res.text(), type, requestId);
+  if (res.status < 400 || type.startsWith("text/html")) return res;
+  const text = await res.text();
+  // /readyz's own 503 (text or ?format=json) keeps its format; the router's errors there do not.
+  if (OPERATIONAL.has(new URL(req.url).pathname) && !shaped(text, type)) return new Response(text, { status: res.status, headers: res.headers });
+  const body = errorBody(res.status, text, type, requestId);
   const headers = new Headers(res.headers);
   headers.set("Content-Type", "application/json");
   headers.delete("Content-Length");

@@ -19,7 +19,7 @@ type Topic = { stream: "json"; service: string } | { stream: "html"; service: st
 
 const topicName = (t: Topic): string => (t.stream === "json" ? `json:${t.service}` : t.stream === "html" ? `html:${t.service}:${t.audience}` : "html:banner");
 
-export type WsData = { stream: Stream; topics: string[]; services: ServiceEntry[]; identity: Identity };
+export type WsData = { stream: Stream; topics: string[]; services: ServiceEntry[]; identity: Identity; seen?: number };
 
 export interface LiveDeps {
   env: Env;
@@ -42,13 +42,19 @@ function socketHandler(heartbeatSec: number, metrics: Metrics, sockets: Set<Serv
     // Clients have nothing to say: a tiny limit, and messages are ignored.
     maxPayloadLength: 1024,
     open(ws) {
+      ws.data.seen = Date.now();
       sockets.add(ws);
       for (const t of ws.data.topics) ws.subscribe(t);
       metrics.watchers.inc();
       for (const s of ws.data.services) metrics.serviceWatchers.inc(watcherLabels(s));
       sendFullState(ws);
     },
-    message() {},
+    message(ws) {
+      ws.data.seen = Date.now();
+    },
+    pong(ws) {
+      ws.data.seen = Date.now();
+    },
     close(ws) {
       sockets.delete(ws);
       metrics.watchers.dec();
@@ -78,12 +84,25 @@ function upgrade({ env, config, identify }: LiveDeps, req: Request, server: Serv
 }
 
 /**
+ * Bun's idle timeout counts traffic both ways, so while re-sends flow it never fires for a peer
+ * that vanished: ping each tick ourselves and drop a peer silent for two intervals.
+ */
+function reapSilent(sockets: Set<ServerWebSocket<WsData>>, sec: number): void {
+  const now = Date.now();
+  for (const ws of sockets) {
+    if (now - (ws.data.seen ?? now) > 2 * sec * 1000) ws.terminate();
+    else ws.ping();
+  }
+}
+
+/**
  * The original re-sent every status every WATCH_INTERVAL, and its clients rely on it (a read loop
  * that checks its deadline between messages): the JSON stream keeps doing so; the page's stays change-only.
  */
-function resendEvery(server: Server<WsData>, sec: number, services: ServiceKey[], hub: StatusHub): Timer | undefined {
+function resendEvery(server: Server<WsData>, sec: number, services: ServiceKey[], hub: StatusHub, sockets: Set<ServerWebSocket<WsData>>): Timer | undefined {
   if (sec <= 0) return undefined;
   const t = setInterval(() => {
+    reapSilent(sockets, sec);
     for (const s of services) {
       const name = topicName({ stream: "json", service: serviceId(s) });
       const st = hub.current(s);
@@ -121,7 +140,7 @@ export function makeLive(deps: LiveDeps) {
 
   /** Publishes every hub change to the sockets that watch it, rendered once per topic. */
   function publishFrom(server: Server<WsData>): void {
-    resend = resendEvery(server, env.statusResendSec, config.services, hub);
+    resend = resendEvery(server, env.statusResendSec, config.services, hub, sockets);
     const publish = (t: Topic, render: () => string) => {
       const name = topicName(t);
       if (server.subscriberCount(name) > 0) server.publish(name, render());

@@ -102,6 +102,9 @@ export const Readiness = Type.Object(
   { additionalProperties: false },
 );
 
+/** GET /api/v1/openapi.json: described by its own standard; only its frame is checked here. */
+export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0"), info: Type.Object({ title: Type.String(), version: Type.String() }), paths: Type.Record(Type.String(), Type.Unknown()) });
+
 export type StatusMessageBody = Static<typeof StatusMessage>;
 export type SnapshotBody = Static<typeof Snapshot>;
 export type ServiceListBody = Static<typeof ServiceList>;

@@ -12,6 +12,7 @@ import { makeHandlers } from "./handlers.ts";
 import { makeIdentify } from "./identify.ts";
 import { makeLive, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
+import { openApiDocument } from "./openapi.ts";
 import { makeRestartHandler } from "./restart.ts";
 import { makeSnapshotHandler } from "./snapshot.ts";
 import { type Handler, type Route, router } from "./router.ts";
@@ -59,7 +60,7 @@ function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<neve
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, snapshot: Handler): Route[] {
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, snapshot: Handler, openapi: Handler): Route[] {
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
     { path: "/", GET: h.page },
@@ -70,6 +71,7 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/api/v1/service", GET: h.list },
     { path: "/api/v1/service/", GET: h.list },
     { path: "/api/v1/service/status", GET: stream("json") },
+    { path: "/api/v1/openapi.json", GET: openapi },
     { path: "/ui/status", GET: stream("html") },
     { path: "/api/v1/service/:kind/:namespace/:name", GET: snapshot },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
@@ -108,7 +110,8 @@ export function startServer(deps: AppDeps): App {
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
   const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
   const snapshot = makeSnapshotHandler({ env, config, hub, identify });
-  const answer = guarded(deps.log, router(routeTable(h, live, restart, snapshot)));
+  const openapi = openApiDocument(deps.version);
+  const answer = guarded(deps.log, router(routeTable(h, live, restart, snapshot, () => json(openapi))));
   const server = listening("LISTEN_ADDRESS", env.listen, () =>
     Bun.serve<WsData>({
       hostname: env.listen.hostname,

@@ -1,5 +1,6 @@
 // e2e for scripts and operators, against the real control plane: the JSON snapshot, ?wait for anyone's rollout, NDJSON streams, 423 details, uniform errors.
 import { beforeAll, describe, expect, test } from "bun:test";
+import { openApiDocument } from "../../src/http/openapi.ts";
 import { type AppProcess, kubectl, openStatus, restartedAt, SAMPLE_SERVICES, startApp, waitFor, waitRollout } from "./harness.ts";
 
 const LOCK_NS = "k8s-restart-app-e2e";
@@ -248,6 +249,7 @@ describe("drop-in where the original's clients notice", () => {
     expect(web.status.message).toBe("");
     expect(web.status.rollout_message).toBe('deployment "web" successfully rolled out');
     await stall();
+    await waitFor(async () => (await (await get(`/api/v1/service/Deployment/${NS}/slow`)).json()).status.rollout === "progressing", 20_000, "slow progressing");
     const failed = await (await get(`/api/v1/service/Deployment/${NS}/slow?wait=60`)).json();
     expect(failed.rollout.status.message).toContain("exceeded its progress deadline");
     expect(failed.rollout.status.rollout_message).toBe(failed.rollout.status.message);
@@ -296,6 +298,7 @@ describe("Accept: application/x-ndjson: long waits that proxies see moving", () 
 
   test("GET …?wait streams someone else's failing rollout, ending with the rollout-failed line", async () => {
     await stall();
+    await waitFor(async () => (await (await get(`/api/v1/service/Deployment/${NS}/slow`)).json()).status.rollout === "progressing", 20_000, "slow progressing");
     const res = await get(`/api/v1/service/Deployment/${NS}/slow?wait=60`, "alice", { Accept: "application/x-ndjson" });
     expect(res.status).toBe(200);
     const lines = (await ndjsonLines(res)).map((l) => l.line);
@@ -304,4 +307,15 @@ describe("Accept: application/x-ndjson: long waits that proxies see moving", () 
     expect(lines.at(-1)).toMatchObject({ status: "failed", error: "rollout-failed" });
     await unstall();
   }, 150_000);
+});
+
+describe("OpenAPI 3.1 at GET /api/v1/openapi.json", () => {
+  test("is the document generated from the schemas the handlers use (every answer in these suites is checked against it)", async () => {
+    const res = await get("/api/v1/openapi.json");
+    expect(res.status).toBe(200);
+    const served = (await res.json()) as any;
+    expect(served.openapi).toBe("3.1.0");
+    expect(served).toEqual(JSON.parse(JSON.stringify(openApiDocument(served.info.version))));
+    expect(Object.keys(served.paths)).toContain("/api/v1/service/{kind}/{namespace}/{name}");
+  });
 });
