@@ -12,7 +12,7 @@ import type { WsData } from "./live.ts";
 import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
-import type { ReadinessBody } from "./schemas.ts";
+import type { ReadinessBody, ServiceListBody } from "./schemas.ts";
 
 export interface HandlerDeps {
   config: ConfigFile;
@@ -39,7 +39,7 @@ export function makeHandlers(d: HandlerDeps) {
   const list: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) });
+    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) } satisfies ServiceListBody);
   };
 
   // One service's JSON stream: the same lookup as a restart, so a bad path answers the same way.

@@ -10,6 +10,7 @@ import { type Identify, isHtmx } from "./identify.ts";
 import { renderFlash } from "./render.ts";
 import { countRestart } from "./restart-metrics.ts";
 import { requestIdOf } from "./request-id.ts";
+import type { ApiErrorBody, RestartAcceptedBody } from "./schemas.ts";
 import { html, json, STATUS, withHeaders } from "./respond.ts";
 import type { Params } from "./router.ts";
 import { crossSiteRefusal } from "./security.ts";
@@ -29,9 +30,9 @@ export function makeRestartHandler({ env, flow, hub, metrics, identify }: Restar
     const extra: Record<string, string> = { "X-Request-Id": requestId };
     if (!r.ok && r.retryAfterSec) extra["Retry-After"] = String(r.retryAfterSec);
     if (isHtmx(req)) return withHeaders(html(renderFlash(r, new Date()), status), extra);
-    if (r.ok) return json({ status: "restarting", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId }, 200, extra);
+    if (r.ok) return json({ status: "restarting", service: r.service, restarted_at: r.restartedAt, generation: r.generation, request_id: requestId } satisfies RestartAcceptedBody, 200, extra);
     const lock = r.lock ? { lock: { user: r.lock.user, since: r.lock.since, expires_at: r.lock.expiresAt } } : {};
-    return json({ error: r.reason, message: r.detail, request_id: requestId, ...lock }, status, extra);
+    return json({ error: r.reason, message: r.detail, request_id: requestId, ...lock } satisfies ApiErrorBody, status, extra);
   }
 
   return async (req: Request, params: Params, server: Server<never>): Promise<Response> => {
