@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
 import { parseArgs, usage } from "./config/usage.ts";
+import { startupWarnings } from "./config/warnings.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { startServer } from "./http/server.ts";
 import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS } from "./kube/access.ts";
@@ -33,9 +34,7 @@ async function main(): Promise<void> {
   const kc = loadKubeConfig(env.kubeConfigPath);
   const authn = await makeAuthn(env.auth);
   const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
-  if (env.auth.mode === "none") {
-    log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
-  }
+  for (const w of startupWarnings(env, config)) log("warn", w);
   const instanceId = `${hostname()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
   const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
@@ -110,6 +109,7 @@ function stopOnSignals(log: Logger, stopAll: () => Promise<void>): void {
 main().catch((e) => {
   if (e instanceof ConfigError) {
     console.error(`k8s-restart-app: configuration error: ${e.message}`);
+    makeLogger("error")("error", "configuration error", { error: e.message }); // one JSON line for log pipelines too
     process.exit(2);
   }
   console.error(`k8s-restart-app: fatal: ${(e as Error)?.stack ?? e}`);

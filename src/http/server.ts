@@ -7,6 +7,7 @@ import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Readiness } from "../status/readiness.ts";
 import type { Authn } from "./auth.ts";
+import { logAccess } from "./access-log.ts";
 import { MAX_BODY_BYTES, tooLarge, uniform } from "./errors.ts";
 import { makeHandlers } from "./handlers.ts";
 import { makeIdentify } from "./identify.ts";
@@ -28,7 +29,7 @@ export interface AppDeps {
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
   version: string;
-  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  log(level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface App {
@@ -50,8 +51,11 @@ function listening<T>(variable: string, at: { hostname: string; port: number }, 
 /** A bug must never leak a stack trace or take the process down; every error answer leaves in the uniform shape (errors.ts). */
 function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<never>) => Promise<Response | undefined>) {
   return async (req: Request, server: Server<never>) => {
+    const started = performance.now();
     try {
-      return await uniform(req, tooLarge(req) ?? (await answer(req, server)));
+      const res = await uniform(req, tooLarge(req) ?? (await answer(req, server)));
+      logAccess(log, req, res, started);
+      return res;
     } catch (e) {
       log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
       return uniform(req, json({ error: "internal", message: "internal error" }, 500));

@@ -60,6 +60,18 @@ export interface ClusterOptions {
   locks?: LockSource;
 }
 
+/** After an outage, one "watch recovered" line says the cache is live again and how long it was not. */
+function recoveryLog(log: ClusterOptions["log"]) {
+  const downSince = new Map<WatchCache<never>, number>();
+  return (c: WatchCache<never>, up: boolean) => {
+    if (!up && c.synced && !downSince.has(c)) downSince.set(c, Date.now());
+    const since = downSince.get(c);
+    if (!up || since === undefined) return;
+    downSince.delete(c);
+    log("watch recovered", { path: c.opts.path, downMs: Date.now() - since });
+  };
+}
+
 export function watchCluster({ client, services, lockNamespace, log, locks }: ClusterOptions): ClusterView {
   const workloads = new Map<string, WatchCache<Workload>>(); // key kind/ns
   const pods = new Map<string, WatchCache<Pod>>(); // key ns
@@ -83,7 +95,8 @@ export function watchCluster({ client, services, lockNamespace, log, locks }: Cl
   }
   leases?.onChange((_t, l) => notify({ lease: l.metadata?.name }));
   locks?.onChange((name) => notify({ lease: name }));
-  for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
+  const noteRecovery = recoveryLog(log);
+  for (const c of all) c.onConnection((up) => (noteRecovery(c, up), connHandlers.forEach((h) => h())));
 
   return {
     workload: (s) => workloads.get(`${s.kind}/${s.namespace}`)?.get(s.namespace, s.name),

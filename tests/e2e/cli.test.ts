@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { cluster, ROOT, startApp, tempDir } from "./harness.ts";
+import { cluster, ROOT, startApp, tempDir, waitFor } from "./harness.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const p = Bun.spawn([process.execPath, "run", join(ROOT, "src/main.ts"), ...args], {
@@ -74,5 +74,32 @@ describe("kubeconfig when KUBE_CONFIG_PATH is empty outside a cluster", () => {
     const r = await run([], { KUBE_CONFIG_PATH: "", CONFIG_FILE_PATH: join(ROOT, "deploy/examples/config.yaml"), LISTEN_ADDRESS: "127.0.0.1:0", LISTEN_MONITORING_ADDRESS: "" });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("KUBE_CONFIG_PATH: empty, and no other kubeconfig found");
+  });
+});
+
+describe("logs and configuration mistakes", () => {
+  test("a misspelled key stops the app (exit 2) naming it with a suggestion, also as one JSON log line", async () => {
+    const dir = tempDir();
+    const cfg = join(dir, "config.yaml");
+    await Bun.write(cfg, "services:\n  - kind: Deployment\n    name: web\n    namepsace: shop\n");
+    const r = await run([], { CONFIG_FILE_PATH: cfg, KUBE_CONFIG_PATH: cluster.KUBECONFIG, LISTEN_ADDRESS: "127.0.0.1:0", LISTEN_MONITORING_ADDRESS: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${cfg}: services[0].namepsace: unknown key (did you mean namespace?)`);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "error", msg: "configuration error", error: `${cfg}: services[0].namepsace: unknown key (did you mean namespace?)` });
+  });
+
+  test("an empty allow-list is a warning at start; LOG_LEVEL=debug adds one access line per API request", async () => {
+    const app = await startApp({ configYaml: "services: []\n", env: { LOG_LEVEL: "debug" } });
+    expect(app.entries().some((e) => e.level === "warn" && String(e.msg).endsWith("the services list is empty: nothing can be seen or restarted"))).toBe(true);
+    const res = await fetch(`${app.url}/api/v1/service`, { headers: { "X-Request-Id": "access-1" } });
+    expect(res.status).toBe(200);
+    await fetch(`${app.url}/healthz`);
+    await waitFor(() => app.entries().some((e) => e.msg === "request"), 5000, "the access line");
+    const access = app.entries().filter((e) => e.msg === "request");
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ level: "debug", method: "GET", path: "/api/v1/service", status: 200, request_id: "access-1" });
+    await app.stop();
   });
 });

@@ -102,6 +102,10 @@ describe("losing the API server", () => {
     const m = JSON.parse(await json.until((x) => JSON.parse(x).status.desired === first.status.desired + 1, 40_000, "the scaled replica count", from));
     expect(m.status.desired).toBe(first.status.desired + 1);
     await waitFor(async () => (await metric()) === "1", 20_000, "watch connected again");
+    // One line per watch says it is live again after the outage, and for how long it was not.
+    const recovered = app.entries().filter((e) => e.msg === "watch recovered");
+    expect(recovered.map((e) => e.path)).toContain("/apis/apps/v1/namespaces/shop/deployments");
+    expect(recovered.every((e) => e.downMs > 0)).toBe(true);
     await html.until((x) => x.includes('id="banner-stale" class="banner banner-none"'), 20_000, "stale banner cleared", html.messages.findIndex((x) => x.includes('class="banner banner-stale"')) + 1);
     await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired}`]);
     html.close();

@@ -490,3 +490,15 @@ describe("?wait with Accept: application/x-ndjson", () => {
     expect(lines.at(-1)).toMatchObject({ status: "timeout", error: "rollout-timeout", service: WEB });
   });
 });
+
+describe("LOG_LEVEL=debug access lines", () => {
+  test("one debug line per API request with method, path, status, duration and the request id; none for the page's assets or health", async () => {
+    const a = await start();
+    const res = await fetch(`${a.base}/api/v1/service/Deployment/shop/nope`, { headers: { "X-Request-Id": "abc-1" } });
+    await fetch(`${a.base}/healthz`);
+    const lines = a.logs.filter((l) => l.msg === "request");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "debug", fields: { method: "GET", path: "/api/v1/service/Deployment/shop/nope", status: res.status, request_id: "abc-1" } });
+    expect(typeof lines[0]!.fields!.ms).toBe("number");
+  });
+});
