@@ -1,36 +1,42 @@
 // Wiring only: load config → self-check → locks → watches → status hub → restart flow → serve; stop cleanly on SIGTERM/SIGINT.
 import { hostname } from "node:os";
 import { ConfigError, parseEnv } from "./config/env.ts";
-import { loadConfigFile, type ServiceKey, serviceId } from "./config/file.ts";
+import { loadConfigFile, serviceId } from "./config/file.ts";
+import { parseArgs, usage } from "./config/usage.ts";
+import { startupWarnings } from "./config/warnings.ts";
 import { makeAuthn } from "./http/auth.ts";
 import { describeHosts } from "./http/hosts.ts";
 import { startServer } from "./http/server.ts";
-import { type AccessReport, accessDetail, checkAccess, readiness } from "./kube/access.ts";
-import { makePermissionMonitor } from "./kube/permissions.ts";
-import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
+import { accessDetail } from "./kube/access.ts";
+import { loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
+import { kubeconfigPath } from "./kube/kubeconfig-path.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
+import { selfCheck } from "./kube/self-check.ts";
 import { type Logger, makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
 import { rbacCommand } from "./rbac.ts";
 import { makeReleaser } from "./restart/release.ts";
 import { makeRestartFlow } from "./restart/wiring.ts";
 import { makeStatusHub } from "./status/hub.ts";
+import { feedMetrics } from "./status/metrics-feed.ts";
+import { logAbsence, readinessOf } from "./status/readiness.ts";
 import { commit, version } from "./version.ts";
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--version")) return console.log(`k8s-restart-app ${version} (commit ${commit})`);
-  if (process.argv[2] === "rbac") return void process.stdout.write(await rbacCommand(process.argv.slice(3), process.env));
+  const cmd = parseArgs(process.argv.slice(2));
+  if (cmd.run === "help") return void process.stdout.write(usage());
+  if (cmd.run === "version") return console.log(`k8s-restart-app ${version} (commit ${commit})`);
+  if (cmd.run === "unknown") return void (process.stderr.write(`k8s-restart-app: ${cmd.message}\n\n${usage()}`), process.exit(2));
+  if (cmd.run === "rbac") return void process.stdout.write(await rbacCommand(cmd.args, process.env));
   const env = parseEnv(process.env);
   const log = makeLogger(env.logLevel);
   const config = await loadConfigFile(env.configFilePath);
   const kc = loadKubeConfig(env.kubeConfigPath);
   const authn = await makeAuthn(env.auth, { trustedProxies: env.trustedProxies, log });
   const lockNamespace = lockNamespaceFor(env.lockNamespace, kc);
-  if (env.auth.mode === "none") {
-    log("warn", "AUTH_MODE=none: anyone who can reach this service can restart every listed workload; set AUTH_MODE=proxy or token to require an identity");
-  }
+  for (const w of startupWarnings(env, config)) log("warn", w);
   const instanceId = `${hostname()}-${process.pid}`;
   // The instance in the User-Agent tells replicas apart in the API server's audit log.
   const client = makeKubeClient(kc, `k8s-restart-app/${version} (${instanceId})`);
@@ -48,6 +54,8 @@ async function main(): Promise<void> {
   const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
   const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
+  const absence = logAbsence(hub, log);
+  feedMetrics(metrics, hub, view);
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   // issue 15 #9: a 403 from a watch or a write re-runs the self-check; its report changes in place.
   view.onForbidden(() => monitor.recheck("a watch was refused (403)"));
@@ -56,15 +64,15 @@ async function main(): Promise<void> {
   const accessLines = () => accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local);
 
   const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable,
-    ready: () => readiness(view, accessLines(), monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
-  log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
-    monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,
-    allowedHosts: describeHosts(env.allowedHosts) });
+    ready: () => readinessOf(view, accessLines(), hub, monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
+  log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href, monitoring: app.monitoring?.url.href ?? "off",
+    services: services.length, lockNamespace, server: client.server, kubeconfig: kubeconfigPath(env.kubeConfigPath), version, allowedHosts: describeHosts(env.allowedHosts) });
 
   const started = performance.now();
   view.start().then(() => {
     hub.refresh();
     log("info", "caches synced", { ms: Math.round(performance.now() - started) });
+    queueMicrotask(absence.synced); // after the refresh's push
   });
 
   stopOnSignals(log, (env.shutdownGraceSec + 5) * 1000, async () => {
@@ -73,23 +81,6 @@ async function main(): Promise<void> {
     monitor.stop();
     await app.shutdown();
   });
-}
-
-/**
- * The permission self-check runs before the watches start: it decides whether locks can live in
- * Leases. Issue 15 #9: it is retried with backoff until it succeeds (start waits up to 10 s for
- * the first answer, then goes on with Leases while it keeps trying) and re-run on a 403.
- */
-async function selfCheck(client: KubeClient, services: ServiceKey[], lockNamespace: string, log: Logger) {
-  const monitor = makePermissionMonitor({ check: () => checkAccess(client, services, lockNamespace), log });
-  const logProblems = (access: AccessReport) => {
-    for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
-    if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
-  };
-  monitor.onChange(logProblems);
-  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
-  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
-  return monitor;
 }
 
 /** SIGTERM/SIGINT: stop once, exit 0 when done, 1 if stopping hangs. */
@@ -111,6 +102,7 @@ function stopOnSignals(log: Logger, hardMs: number, stopAll: () => Promise<void>
 main().catch((e) => {
   if (e instanceof ConfigError) {
     console.error(`k8s-restart-app: configuration error: ${e.message}`);
+    makeLogger("error")("error", "configuration error", { error: e.message }); // one JSON line for log pipelines too
     process.exit(2);
   }
   console.error(`k8s-restart-app: fatal: ${(e as Error)?.stack ?? e}`);

@@ -1,9 +1,10 @@
 // The YAML config file → typed, validated services list; errors name the file and the YAML path.
 import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./env.ts";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names.ts";
+import { closest } from "./suggest.ts";
 
 export const KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
 export type Kind = (typeof KINDS)[number];
@@ -23,7 +24,8 @@ const ServiceSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const FileSchema = Type.Object(
+/** The services file (CONFIG_FILE_PATH); published in the OpenAPI document as ServicesFile. */
+export const FileSchema = Type.Object(
   {
     services: Type.Array(ServiceSchema),
     // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.
@@ -62,7 +64,16 @@ function yamlPath(pointer: string): string {
   return out === "" ? "(top level)" : out;
 }
 
-function expectation(err: { message: string; schema: unknown; value: unknown }): string {
+/** An unknown key, with the known key it is probably a typo of. */
+function unknownKey(err: { path: string; schema: unknown }): string {
+  const key = err.path.split("/").at(-1) ?? "";
+  const known = Object.keys((err.schema as { properties?: object }).properties ?? {});
+  const guess = closest(key, known);
+  return `unknown key${guess ? ` (did you mean ${guess}?)` : `; expected one of ${known.join(", ")}`}`;
+}
+
+function expectation(err: { type: number; path: string; message: string; schema: unknown; value: unknown }): string {
+  if (err.type === ValueErrorType.ObjectAdditionalProperties) return unknownKey(err);
   const schema = err.schema as { pattern?: string; anyOf?: { const?: unknown }[] };
   if (err.value === undefined) return "is required";
   if (schema.anyOf?.every((s) => s.const !== undefined)) {
@@ -79,8 +90,10 @@ export function parseConfigFile(doc: unknown, file: string): ConfigFile {
   if (doc === null || doc === undefined) throw new ConfigError(`${file}: the file is empty; expected "services:" with a list`);
   const errors = [...Value.Errors(FileSchema, doc)];
   if (errors.length > 0) {
-    // Report the deepest error first: a union failure at services[2] is less helpful than services[2].kind.
-    const e = errors.sort((a, b) => b.path.length - a.path.length)[0]!;
+    // An unknown key first (a typo also makes the intended key "missing"), then the deepest error:
+    // a union failure at services[2] is less helpful than services[2].kind.
+    const unknown = errors.find((x) => x.type === ValueErrorType.ObjectAdditionalProperties);
+    const e = unknown ?? errors.sort((a, b) => b.path.length - a.path.length)[0]!;
     throw new ConfigError(`${file}: ${yamlPath(e.path)}: ${expectation(e)}`);
   }
   const cfg = doc as ConfigFile;

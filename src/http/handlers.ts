@@ -1,4 +1,5 @@
 // The small handlers: the page, the service list, one service's status stream, health, readiness, metrics and the embedded assets.
+import { requestUrl } from "./requrl.ts";
 import type { Server } from "bun";
 import type { Env } from "../config/env.ts";
 import type { ConfigFile } from "../config/file.ts";
@@ -7,11 +8,13 @@ import type { Metrics } from "../metrics.ts";
 import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { Readiness } from "../status/readiness.ts";
 import type { Identify } from "./identify.ts";
 import type { WsData } from "./live.ts";
 import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
+import type { ReadinessBody, ServiceListBody } from "./schemas.ts";
 
 export interface HandlerDeps {
   env: Env;
@@ -21,7 +24,7 @@ export interface HandlerDeps {
   identify: Identify;
   version: string;
   unusable(): Map<string, string[]>;
-  ready(): { ready: boolean; detail: string[] };
+  ready(): Readiness;
   upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number] & { unknown?: true }): Response | undefined;
   /** Brings the per-service websocket gauge up to date (it is summed only when read). */
   beforeMetrics?(): void;
@@ -43,7 +46,7 @@ export function makeHandlers(d: HandlerDeps) {
   const list: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) });
+    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) } satisfies ServiceListBody);
   };
 
   // One service's JSON stream: the same lookup as a restart, so a bad path answers the same way.
@@ -58,9 +61,12 @@ export function makeHandlers(d: HandlerDeps) {
     return d.upgrade(req, server as Server<WsData>, "json", found.entry);
   };
 
-  const readyz: Handler = () => {
+  // ok and degraded are 200 (serving is right; the reasons say what is wrong), not ready is 503.
+  const readyz: Handler = (req) => {
     const r = d.ready();
-    return text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((x) => `- ${x}\n`).join("")}`, r.ready ? 200 : 503);
+    const code = r.state === "not ready" ? 503 : 200;
+    if (requestUrl(req).searchParams.get("format") === "json") return json({ status: r.state, reasons: r.reasons } satisfies ReadinessBody, code);
+    return text(`${r.state}\n${r.reasons.map((x) => `- ${x}\n`).join("")}`, code);
   };
 
   const metrics: Handler = async () => {

@@ -17,6 +17,7 @@ import { type ServiceKey, serviceId } from "../config/file.ts";
 import type { Refusal } from "../restart/identity.ts";
 import type { RestartResult } from "../restart/outcome.ts";
 import type { ServiceStatus } from "../status/model.ts";
+import type { StatusMessageBody } from "./schemas.ts";
 import { fill } from "./template.ts";
 
 // bun-types declares *.html imports as HTML bundles; with { type: "text" } they are strings.
@@ -38,12 +39,17 @@ const T = {
   state: tpl(stateRaw),
 };
 
+/** States whose message reports a problem; in the others all is well and the original's `message` is empty. */
+const PROBLEM = new Set(["failed", "missing", "unknown"]);
+
 /** The original tool's websocket/JSON shape; new fields are added, none renamed or removed. */
-export function wireStatus(s: ServiceStatus) {
+export function wireStatus(s: ServiceStatus): StatusMessageBody {
   return {
     kind_namespace_name: { kind: s.service.kind, namespace: s.service.namespace, name: s.service.name },
     status: {
-      message: s.message,
+      // The original's meaning: empty when all is well, the error otherwise; the kubectl-style text has its own field.
+      message: PROBLEM.has(s.rollout) ? s.message : "",
+      rollout_message: s.message,
       pod_status: s.podStatus,
       last_restart: s.lastRestart,
       pods_ready: s.podsReady,

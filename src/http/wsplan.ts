@@ -68,7 +68,7 @@ export function makePlans(o: {
     closed(p: Plan): void {
       p.sockets--;
     },
-    /** Websocket clients per service, for the restart_app_connected_status_watchers gauge. */
+    /** Websocket clients per service, for the restart_app_service_status_watchers gauge. */
     watchers(singles: Iterable<Plan>): Map<ServiceEntry, number> {
       const out = new Map<ServiceEntry, number>();
       for (const s of everWatched) out.set(s, 0);

@@ -19,6 +19,8 @@ export interface ClusterView {
   synced(): boolean;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
+  /** Every watch with what it watches and whether it is connected now (for restart_app_watch_connected). */
+  watches(): WatchState[];
   start(): Promise<void>;
   stop(): void;
 }
@@ -34,6 +36,18 @@ export interface ChangeScope {
   lease?: string;
 }
 
+export interface WatchState {
+  resource: string;
+  namespace: string;
+  connected: boolean;
+}
+
+/** "/apis/apps/v1/namespaces/shop/deployments" → deployments in shop. */
+function watchState(c: { opts: { path: string }; connected: boolean }): WatchState {
+  const m = /\/namespaces\/([^/]+)\/([^/?]+)$/.exec(c.opts.path);
+  return { resource: m?.[2] ?? c.opts.path, namespace: m?.[1] ?? "", connected: c.connected };
+}
+
 /** Where lock records come from when they are not Leases watched in the cluster. */
 export interface LockSource {
   lease(s: ServiceKey): Lease | undefined;
@@ -47,6 +61,18 @@ export interface ClusterOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** In-process locks, when the app may not use Leases: read instead of a Lease watch. */
   locks?: LockSource;
+}
+
+/** After an outage, one "watch recovered" line says the cache is live again and how long it was not. */
+function recoveryLog(log: ClusterOptions["log"]) {
+  const downSince = new Map<WatchCache<never>, number>();
+  return (c: WatchCache<never>, up: boolean) => {
+    if (!up && c.synced && !downSince.has(c)) downSince.set(c, Date.now());
+    const since = downSince.get(c);
+    if (!up || since === undefined) return;
+    downSince.delete(c);
+    log("watch recovered", { path: c.opts.path, downMs: Date.now() - since });
+  };
 }
 
 export function watchCluster({ client, services, lockNamespace, log, locks }: ClusterOptions): ClusterView {
@@ -72,7 +98,8 @@ export function watchCluster({ client, services, lockNamespace, log, locks }: Cl
   }
   leases?.onChange((_t, l) => notify({ lease: l.metadata?.name }));
   locks?.onChange((name) => notify({ lease: name }));
-  for (const c of all) c.onConnection(() => connHandlers.forEach((h) => h()));
+  const noteRecovery = recoveryLog(log);
+  for (const c of all) c.onConnection((up) => (noteRecovery(c, up), connHandlers.forEach((h) => h())));
 
   return {
     workload: (s) => workloads.get(`${s.kind}/${s.namespace}`)?.get(s.namespace, s.name),
@@ -84,6 +111,7 @@ export function watchCluster({ client, services, lockNamespace, log, locks }: Cl
     synced: () => all.every((c) => c.synced || c.forbidden),
     // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
     disconnected: () => all.filter((c) => !c.connected && !c.forbidden).map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`),
+    watches: () => all.map(watchState),
     start: async () => void (await Promise.all(all.map((c) => c.start()))),
     stop: () => all.forEach((c) => c.stop()),
   };

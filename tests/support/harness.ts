@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
+import { installSchemaCheck, schemaProblem, streamProblems } from "./api-schema.ts";
 import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "./process.ts";
 import { waitFor } from "./wait.ts";
 
@@ -56,6 +57,12 @@ export interface StartOptions {
 const running = new Set<AppProcess>();
 afterAll(async () => {
   await Promise.all([...running].map((a) => a.stop("SIGKILL")));
+});
+
+// Every JSON answer of the app in every e2e suite is checked against the OpenAPI description (src/http/openapi.ts).
+installSchemaCheck();
+afterAll(() => {
+  if (streamProblems.length) throw new Error(`API schema check (streamed bodies):\n${streamProblems.join("\n")}`);
 });
 
 /** The command that runs the app: the compiled binary when APP_BIN is set, else bun on the source. */
@@ -117,8 +124,14 @@ export async function openStatus(url: string, headers: Record<string, string> = 
       r(closed);
     };
   });
+  const checked = new URL(url.replace(/^ws/, "http"));
   ws.onmessage = (e) => {
     const m = String(e.data);
+    // The JSON streams' messages are the snapshot's StatusMessage; a mismatch fails the suite.
+    if (checked.pathname.startsWith("/api/")) {
+      const p = schemaProblem("GET", new URL("/api/v1/service/Deployment/x/x", checked), 200, "application/json", JSON.parse(m));
+      if (p) streamProblems.push(`websocket ${url}: ${p}`);
+    }
     messages.push(m);
     for (const w of [...waiters]) if (w.pred(m)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
   };
