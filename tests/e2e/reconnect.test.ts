@@ -135,7 +135,11 @@ describe("a connection that silently stops passing data (issue 15 #10)", () => {
       const html = await openStatus(`${app.wsUrl}/ui/status`);
       const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
       const first = JSON.parse(await json.until(() => true));
-      const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+      // Per watched resource (issue 10): "1" when every watch is connected, "0" when any is not.
+      const metric = async () => {
+        const v = [...(await (await fetch(`${app.url}/metrics`)).text()).matchAll(/^restart_app_watch_connected\{[^}]*\} (\d)$/gm)].map((m) => Number(m[1]));
+        return v.length ? String(Math.min(...v)) : undefined;
+      };
       await waitFor(async () => (await metric()) === "1", 20_000, "watches connected");
 
       frozen.freeze();
