@@ -174,7 +174,9 @@ export function openApiDocument(version: string) {
 
 /** The schema a response must match, by method, concrete path, status and content type; undefined when none is documented. */
 export function responseSchema(method: string, pathname: string, status: number, type: string): TSchema | undefined {
-  const op = OPERATIONS.find((o) => o.method === method.toLowerCase() && new RegExp(`^${o.path.replace(/\{\w+\}/g, "[^/]+")}$`).test(pathname));
+  // The list also answers on /api/v1/service/ (the original tool's clients use both).
+  const path = pathname === "/api/v1/service/" ? "/api/v1/service" : pathname;
+  const op = OPERATIONS.find((o) => o.method === method.toLowerCase() && new RegExp(`^${o.path.replace(/\{\w+\}/g, "[^/]+")}$`).test(path));
   const answer = op ? (op.responses[String(status)] ?? (status >= 400 ? op.responses.default : undefined)) : status >= 400 ? DEFAULT : undefined;
   return answer?.bodies?.find((b) => (b.type ?? "application/json") === type)?.schema;
 }

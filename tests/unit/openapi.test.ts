@@ -42,6 +42,7 @@ describe("the e2e schema checker", () => {
     expect(schemaProblem("GET", u("/api/v1/service/Deployment/shop/web"), 200, "application/json", status)).toBeUndefined();
     expect(schemaProblem("GET", u("/nope"), 404, "application/json", { error: "not-found", message: "m", request_id: "r" })).toBeUndefined();
     expect(schemaProblem("GET", u("/readyz"), 503, "application/json", { status: "not ready", reasons: ["x"] })).toBeUndefined();
+    expect(schemaProblem("GET", u("/api/v1/service/"), 200, "application/json", { services: [] })).toBeUndefined();
   });
 
   test("documents issue 15's answers: 403 ALLOWED_HOSTS, 429 per-address websocket cap, 400 repeated identity header, 401 on /metrics, 503 draining", () => {
