@@ -1,5 +1,5 @@
 // e2e for scripts and operators, against the real control plane: the JSON snapshot, ?wait for anyone's rollout, NDJSON streams, 423 details, uniform errors.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openApiDocument } from "../../src/http/openapi.ts";
 import { type AppProcess, kubectl, openStatus, restartedAt, SAMPLE_SERVICES, startApp, waitFor, waitRollout } from "../support/harness.ts";
 
@@ -51,6 +51,7 @@ beforeAll(async () => {
   for (const s of SAMPLE_SERVICES.filter((s) => s.name !== "frozen")) await waitRollout(s.kind, s.namespace, s.name);
   app = await startApp({ services: SERVICES, env: { AUTH_MODE: "proxy", RATE_LIMIT_PER_MINUTE: "0" } });
 }, 180_000);
+afterAll(() => app?.stop());
 
 describe("GET /api/v1/service/{kind}/{namespace}/{name}: the JSON snapshot", () => {
   test("is the same object as the service's status websocket message", async () => {

@@ -21,10 +21,13 @@ export const streamProblems: string[] = [];
 /** An NDJSON body passed through, each line checked as it goes by. */
 function checkedLines(res: Response, method: string, url: URL): Response {
   let buf = "";
+  // A line that does not match fails the reader at once (and the run, through streamProblems).
   const check = (line: string) => {
     if (!line) return;
     const p = schemaProblem(method, url, res.status, "application/x-ndjson", JSON.parse(line));
-    if (p) streamProblems.push(p);
+    if (!p) return;
+    streamProblems.push(p);
+    throw new Error(`API schema check: ${p}`);
   };
   const dec = new TextDecoder();
   const body = res.body!.pipeThrough(

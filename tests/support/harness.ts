@@ -146,6 +146,8 @@ export async function openStatus(url: string, headers: Record<string, string> = 
     closedP,
     /** Resolves with the first message (at index ≥ `from`) matching `pred`, waiting for it if needed. */
     until(pred: (m: string) => boolean, timeoutMs = 30_000, what = "a matching message", from = 0): Promise<string> {
+      const bad = streamProblems.find((p) => p.startsWith(`websocket ${url}:`));
+      if (bad) return Promise.reject(new Error(`API schema check: ${bad}`));
       const hit = messages.slice(from).find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
