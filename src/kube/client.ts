@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config/env.ts";
+import { kubeconfigPath } from "./kubeconfig-path.ts";
 
 export interface KubeRequest {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -50,7 +51,8 @@ interface ResolvedOptions {
   headers?: Record<string, string>;
 }
 
-export function loadKubeConfig(kubeConfigPath: string): KubeConfig {
+export function loadKubeConfig(configuredPath: string): KubeConfig {
+  const kubeConfigPath = kubeconfigPath(configuredPath).path;
   const kc = new KubeConfig();
   if (kubeConfigPath === "") {
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
