@@ -6,13 +6,18 @@ SHELL := /bin/bash
 	image node-up node-down tools cluster-up cluster-down cluster-status cluster-workloads cluster-smoke e2e-kind
 
 BUN := node_modules/.bin/bun
-# make demo: where the app listens (LISTEN_ADDRESS syntax).
-DEMO_LISTEN ?= :8080
+# make demo: where the app listens (LISTEN_ADDRESS syntax). Loopback only by default: the demo has
+# no authentication. Its host is used for the monitoring listener too (DEMO_MONITORING_PORT);
+# DEMO_LISTEN=:8080 serves both on every interface.
+DEMO_LISTEN ?= 127.0.0.1:8080
+DEMO_MONITORING_PORT ?= 6060
+DEMO_PORT = $(lastword $(subst :, ,$(DEMO_LISTEN)))
+DEMO_HOST = $(patsubst %:$(DEMO_PORT),%,$(DEMO_LISTEN))
 
 demo: deps tools cluster-up cluster-workloads ## the app against the local control plane with sample workloads
-	@echo "demo: open http://localhost:$(lastword $(subst :, ,$(DEMO_LISTEN)))/  (Ctrl-C stops the app; make cluster-down stops the cluster)"
+	@echo "demo: open http://$(or $(DEMO_HOST),localhost):$(DEMO_PORT)/  metrics: http://$(or $(DEMO_HOST),localhost):$(DEMO_MONITORING_PORT)/metrics  (Ctrl-C stops the app; make cluster-down stops the cluster)"
 	KUBE_CONFIG_PATH=.cluster/kubeconfig CONFIG_FILE_PATH=deploy/examples/config.yaml LISTEN_ADDRESS=$(DEMO_LISTEN) \
-		LOCK_NAMESPACE=default $(BUN) run src/main.ts
+		LISTEN_MONITORING_ADDRESS=$(DEMO_HOST):$(DEMO_MONITORING_PORT) LOCK_NAMESPACE=default $(BUN) run src/main.ts
 
 test: ## every suite (unit, e2e incl. the image on a real node, browser) against the local control plane; ends with "N passed, N failed"
 	scripts/deps.sh --browser --image --node

@@ -120,9 +120,20 @@ export function toYaml(header: string, manifests: Manifest[]): string {
 }
 
 const USAGE = "usage: k8s-restart-app rbac [--namespace <app namespace>] [--service-account <name>] [--cluster-role]";
+const HELP = `${USAGE}
+
+Prints, as YAML to pipe into kubectl apply -f -, the RBAC the app needs:
+  (default)            one Role + RoleBinding per namespace of the services in CONFIG_FILE_PATH,
+                       limited by resourceNames where Kubernetes allows it, plus the Lease Role
+  --cluster-role       one ClusterRole + ClusterRoleBinding for any namespace (the Lease Role stays namespaced)
+  --namespace          the app's namespace (its ServiceAccount's); default LOCK_NAMESPACE, else default
+  --service-account    the app's ServiceAccount name; default k8s-restart-app
+Reads CONFIG_FILE_PATH and LOCK_NAMESPACE from the environment.
+`;
 
 /** `rbac [--namespace ns] [--service-account name] [--cluster-role]` → YAML to apply. */
 export async function rbacCommand(args: string[], src: Record<string, string | undefined>): Promise<string> {
+  if (args.some((a) => a === "--help" || a === "-h")) return HELP;
   const env = parseEnv(src);
   const opts: Record<string, string> = {};
   let cluster = false;

@@ -10,10 +10,12 @@ export interface Env {
   monitoring: { hostname: string; port: number } | null;
   configFilePath: string;
   kubeConfigPath: string;
-  /** Seconds between websocket heartbeats toward clients (WATCH_INTERVAL, the original's poll interval). */
+  /** Seconds between websocket heartbeats toward clients (WATCH_INTERVAL, the original's poll interval; 10 when it is 0). */
   heartbeatSec: number;
   /** The ServiceAccount folder (token, ca.crt, namespace) read in-cluster; another folder for tests and benchmarks. */
   serviceAccountDir: string;
+  /** Seconds between re-sends of every status on the JSON stream, as the original did (WATCH_INTERVAL); 0 = only on change. */
+  statusResendSec: number;
   /** Seconds after which a restart lock is released even if the rollout never finished. */
   forceUnlockSec: number;
   /** Seconds a StatefulSet/DaemonSet rollout may take before it is reported as failed. */
@@ -181,7 +183,8 @@ export function parseEnv(src: Source): Env {
     monitoring: str(src, "LISTEN_MONITORING_ADDRESS", ":6060") === "" ? null : parseListenAddress(str(src, "LISTEN_MONITORING_ADDRESS", ":6060"), "LISTEN_MONITORING_ADDRESS"),
     configFilePath,
     kubeConfigPath: str(src, "KUBE_CONFIG_PATH", ""),
-    heartbeatSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600),
+    heartbeatSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600, 0) || 10,
+    statusResendSec: positiveInt(src, "WATCH_INTERVAL", 10, 3600, 0),
     serviceAccountDir: str(src, "SERVICE_ACCOUNT_DIR", "") || "/var/run/secrets/kubernetes.io/serviceaccount",
     forceUnlockSec,
     rolloutTimeoutSec: positiveInt(src, "ROLLOUT_TIMEOUT_SEC", forceUnlockSec, MAX_TIMER_SEC),

@@ -1,10 +1,11 @@
 // The YAML config file → typed, validated services list; errors name the file and the YAML path.
 import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Value, ValueErrorType } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./env.ts";
 import { parseLabelSelector, type Requirement } from "./label-selector.ts";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names.ts";
+import { closest } from "./suggest.ts";
 
 export const KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
 export type Kind = (typeof KINDS)[number];
@@ -38,15 +39,26 @@ const SelectorSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Defaults = {
+  // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.
+  allowedUsers: Type.Optional(Names),
+  allowedGroups: Type.Optional(Names),
+  viewUsers: Type.Optional(Names),
+  viewGroups: Type.Optional(Names),
+};
+
+/** The services file (CONFIG_FILE_PATH) as published in the OpenAPI document (ServicesFile): explicit and selector entries. */
+export const ServicesFileSchema = Type.Object(
+  { services: Type.Array(Type.Union([ServiceSchema, SelectorSchema])), ...Defaults },
+  { additionalProperties: false },
+);
+
+/** The file's top level as validated; each entry is then checked against its own schema (for precise messages). */
 const FileSchema = Type.Object(
   {
     // Each item is checked against ServiceSchema or SelectorSchema (by whether it has `selector`).
     services: Type.Array(Type.Unknown()),
-    // Defaults for services that do not list their own allowedUsers/allowedGroups/view*.
-    allowedUsers: Type.Optional(Names),
-    allowedGroups: Type.Optional(Names),
-    viewUsers: Type.Optional(Names),
-    viewGroups: Type.Optional(Names),
+    ...Defaults,
   },
   { additionalProperties: false },
 );
@@ -91,7 +103,16 @@ function yamlPath(pointer: string): string {
   return out === "" ? "(top level)" : out;
 }
 
-function expectation(err: { message: string; schema: unknown; value: unknown }): string {
+/** An unknown key, with the known key it is probably a typo of. */
+function unknownKey(err: { path: string; schema: unknown }): string {
+  const key = err.path.split("/").at(-1) ?? "";
+  const known = Object.keys((err.schema as { properties?: object }).properties ?? {});
+  const guess = closest(key, known);
+  return `unknown key${guess ? ` (did you mean ${guess}?)` : `; expected one of ${known.join(", ")}`}`;
+}
+
+function expectation(err: { type: number; path: string; message: string; schema: unknown; value: unknown }): string {
+  if (err.type === ValueErrorType.ObjectAdditionalProperties) return unknownKey(err);
   const schema = err.schema as { pattern?: string; anyOf?: { const?: unknown }[] };
   if (err.value === undefined) return "is required";
   if (schema.anyOf?.every((s) => s.const !== undefined)) {
@@ -107,8 +128,10 @@ function expectation(err: { message: string; schema: unknown; value: unknown }):
 function check(schema: Parameters<typeof Value.Errors>[0], value: unknown, file: string, prefix = ""): void {
   const errors = [...Value.Errors(schema, value)];
   if (errors.length === 0) return;
-  // Report the deepest error first: a union failure at services[2] is less helpful than services[2].kind.
-  const e = errors.sort((a, b) => b.path.length - a.path.length)[0]!;
+  // An unknown key first (a typo also makes the intended key "missing"), then the deepest error:
+  // a union failure at services[2] is less helpful than services[2].kind.
+  const unknown = errors.find((x) => x.type === ValueErrorType.ObjectAdditionalProperties);
+  const e = unknown ?? errors.sort((a, b) => b.path.length - a.path.length)[0]!;
   throw new ConfigError(`${file}: ${yamlPath(prefix + e.path)}: ${expectation(e)}`);
 }
 

@@ -1,4 +1,5 @@
 // The small handlers: the page, the service list, one service's status stream, health, readiness, metrics and the embedded assets.
+import { requestUrl } from "./requrl.ts";
 import type { Server } from "bun";
 import type { Env } from "../config/env.ts";
 import type { ServiceEntry } from "../config/file.ts";
@@ -8,11 +9,13 @@ import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { ServiceSet } from "../status/service-set.ts";
+import type { Readiness } from "../status/readiness.ts";
 import type { Identify } from "./identify.ts";
 import type { Notice, WsData } from "./live.ts";
 import { accessBanner, configBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
+import type { ReadinessBody, ServiceListBody } from "./schemas.ts";
 
 export interface HandlerDeps {
   env: Env;
@@ -23,10 +26,20 @@ export interface HandlerDeps {
   identify: Identify;
   version: string;
   unusable(): Map<string, string[]>;
-  ready(): { ready: boolean; detail: string[] };
+  ready(): Readiness;
   upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ServiceEntry & { unknown?: true }): Response | undefined;
   /** Brings the per-service websocket gauge up to date (it is summed only when read). */
   beforeMetrics?(): void;
+}
+
+/** ok and degraded are 200 (serving is right; the reasons say what is wrong), not ready is 503; ?format=json as JSON. */
+function readyzHandler(ready: () => Readiness): Handler {
+  return (req) => {
+    const r = ready();
+    const code = r.state === "not ready" ? 503 : 200;
+    if (requestUrl(req).searchParams.get("format") === "json") return json({ status: r.state, reasons: r.reasons } satisfies ReadinessBody, code);
+    return text(`${r.state}\n${r.reasons.map((x) => `- ${x}\n`).join("")}`, code);
+  };
 }
 
 export function makeHandlers(d: HandlerDeps) {
@@ -50,7 +63,7 @@ export function makeHandlers(d: HandlerDeps) {
   const list: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) });
+    return json({ services: visible(who).map((e) => ({ kind: e.kind, name: e.name, namespace: e.namespace })) } satisfies ServiceListBody);
   };
 
   // One service's JSON stream: the same lookup as a restart, so a bad path answers the same way.
@@ -65,10 +78,7 @@ export function makeHandlers(d: HandlerDeps) {
     return d.upgrade(req, server as Server<WsData>, "json", found.entry);
   };
 
-  const readyz: Handler = () => {
-    const r = d.ready();
-    return text(`${r.ready ? "ok" : "not ready"}\n${r.detail.map((x) => `- ${x}\n`).join("")}`, r.ready ? 200 : 503);
-  };
+  const readyz = readyzHandler(d.ready);
 
   const metrics: Handler = async () => {
     d.beforeMetrics?.();

@@ -41,6 +41,8 @@ export type WsData = {
   queue?: (string | ServiceEntry)[];
   /** AUTH_MODE=proxy: the socket's end of life (issue 15 #6). */
   expire?: ReturnType<typeof setTimeout>;
+  /** When the peer was last heard from (pong or message): the re-send tick reaps silent peers. */
+  seen?: number;
 };
 
 /** A message for operators that can change at runtime (a refused config reload). */
@@ -144,7 +146,9 @@ function socketHandler(st: LiveState, feed: (ws: ServerWebSocket<WsData>) => voi
     backpressureLimit: env.websocketBufferBytes,
     closeOnBackpressureLimit: true,
     open(ws) {
+      ws.data.seen = Date.now();
       st.sockets.add(ws);
+      st.deps.metrics.watchers.inc();
       for (const t of ws.data.plan.topics) ws.subscribe(t);
       st.plans.opened(ws.data.plan);
       st.open.add(ws.data.plan);
@@ -155,11 +159,15 @@ function socketHandler(st: LiveState, feed: (ws: ServerWebSocket<WsData>) => voi
     },
     drain: feed,
     pong(ws, data) {
+      ws.data.seen = Date.now();
       if (acknowledged(ws.data.feed, String(data))) feed(ws);
     },
-    message() {},
+    message(ws) {
+      ws.data.seen = Date.now();
+    },
     close(ws) {
       st.sockets.delete(ws);
+      st.deps.metrics.watchers.dec();
       clearTimeout(ws.data.expire);
       st.cap.release(ws.data.addr);
       st.plans.closed(ws.data.plan);
@@ -189,9 +197,48 @@ function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: St
   return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
 }
 
+/**
+ * Bun's idle timeout counts traffic both ways, so while re-sends flow it never fires for a peer
+ * that vanished: ping each tick ourselves and drop a peer silent for two intervals.
+ */
+function reapSilent(sockets: Set<ServerWebSocket<WsData>>, sec: number): void {
+  const now = Date.now();
+  for (const ws of sockets) {
+    if (now - (ws.data.seen ?? now) > 2 * sec * 1000) ws.terminate();
+    else ws.ping();
+  }
+}
+
+/**
+ * The original re-sent every status every WATCH_INTERVAL, and its clients rely on it (a read loop
+ * that checks its deadline between messages): the JSON stream keeps doing so; the page's stays
+ * change-only. A re-send goes to the shared topics like a change does, rendered once per status
+ * (render cache), so it costs no per-socket buffer; a reader too slow for it meets the backpressure limit.
+ */
+function resendEvery(st: LiveState, server: Server<WsData>): ReturnType<typeof setInterval> | undefined {
+  const { env, hub, services: set } = st.deps;
+  const sec = env.statusResendSec;
+  if (sec <= 0) return undefined;
+  const t = setInterval(() => {
+    reapSilent(st.sockets, sec);
+    const all = server.subscriberCount("json:*") > 0;
+    // The current service set: after a reload or a selector change the re-send follows the new plans' topics.
+    for (const s of set.current().services) {
+      const k = st.plans.keys(s);
+      const cur = hub.current(s);
+      if (!cur || !(all || server.subscriberCount(k.json) > 0)) continue;
+      const text = st.rendered.get(k.json, cur, () => JSON.stringify(wireStatus(cur)));
+      if (all) server.publish("json:*", text);
+      if (server.subscriberCount(k.json) > 0) server.publish(k.json, text);
+    }
+  }, sec * 1000);
+  t.unref();
+  return t;
+}
+
 /** Publishes every hub change to the sockets that watch it, rendered once per topic; closes sockets of revoked tokens; follows the service set. */
 function publishFrom(st: LiveState, server: Server<WsData>, feed: (ws: ServerWebSocket<WsData>) => void): (s: ServiceStatus, cardsOnly?: boolean) => void {
-  const { hub, metrics, authn, services: set, configProblem } = st.deps;
+  const { hub, authn, services: set, configProblem } = st.deps;
   const publish = (topics: string[], render: () => string) => {
     let text: string | undefined;
     for (const t of topics) if (server.subscriberCount(t) > 0) server.publish(t, (text ??= render()));
@@ -205,7 +252,6 @@ function publishFrom(st: LiveState, server: Server<WsData>, feed: (ws: ServerWeb
   };
   hub.onStatus(onStatus);
   hub.onConnection((stale) => {
-    metrics.watchConnected.set(stale.length ? 0 : 1);
     server.publish("html:banner", staleBanner(stale, true));
   });
   configProblem?.onChange((text) => server.publish("html:banner", configBanner(text, true)));
@@ -221,20 +267,24 @@ export function makeLive(deps: LiveDeps) {
   const st = liveState(deps);
   const feed = feeder(st);
   let publishStatus: ((s: ServiceStatus, cardsOnly?: boolean) => void) | undefined;
+  let resend: ReturnType<typeof setInterval> | undefined;
   return {
     upgrade: (req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry & { unknown?: true }) => upgrade(st, req, server, stream, only),
     websocket: socketHandler(st, feed),
-    publishFrom: (server: Server<WsData>) => void (publishStatus = publishFrom(st, server, feed)),
+    publishFrom: (server: Server<WsData>) => {
+      publishStatus = publishFrom(st, server, feed);
+      resend = resendEvery(st, server);
+    },
     /** The app's own rights changed (issue 15 #9): every card is rendered and pushed again. */
     refreshCards: () => {
       st.rendered.clear();
       for (const s of deps.hub.all()) publishStatus?.(s, true);
     },
-    /** Sets restart_app_connected_status_watchers from the per-plan counts (summed only when read). */
+    /** Sets restart_app_service_status_watchers from the per-plan counts (summed only when read). */
     countWatchers: () => {
-      for (const [s, n] of st.plans.watchers(st.open)) deps.metrics.watchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);
+      for (const [s, n] of st.plans.watchers(st.open)) deps.metrics.serviceWatchers.set({ kind: s.kind, namespace: s.namespace, name: s.name }, n);
     },
     /** Closes every socket (1001 on shutdown, so htmx reconnects to the next instance). */
-    closeAll: (code: number, reason: string) => st.sockets.forEach((ws) => ws.close(code, reason)),
+    closeAll: (code: number, reason: string) => (clearInterval(resend), st.sockets.forEach((ws) => ws.close(code, reason))),
   };
 }

@@ -18,6 +18,7 @@ import { type ServiceKey, serviceId } from "../config/file.ts";
 import type { Refusal } from "../restart/identity.ts";
 import type { RestartResult } from "../restart/outcome.ts";
 import type { ServiceStatus } from "../status/model.ts";
+import type { RemovalMessageBody, StatusMessageBody } from "./schemas.ts";
 import { fill } from "./template.ts";
 
 // bun-types declares *.html imports as HTML bundles; with { type: "text" } they are strings.
@@ -40,12 +41,17 @@ const T = {
   state: tpl(stateRaw),
 };
 
+/** States whose message reports a problem; in the others all is well and the original's `message` is empty. */
+const PROBLEM = new Set(["failed", "missing", "unknown"]);
+
 /** The original tool's websocket/JSON shape; new fields are added, none renamed or removed. */
-export function wireStatus(s: ServiceStatus) {
+export function wireStatus(s: ServiceStatus): StatusMessageBody {
   return {
     kind_namespace_name: { kind: s.service.kind, namespace: s.service.namespace, name: s.service.name },
     status: {
-      message: s.message,
+      // The original's meaning: empty when all is well, the error otherwise; the kubectl-style text has its own field.
+      message: PROBLEM.has(s.rollout) ? s.message : "",
+      rollout_message: s.message,
       pod_status: s.podStatus,
       last_restart: s.lastRestart,
       pods_ready: s.podsReady,
@@ -65,10 +71,11 @@ export function wireStatus(s: ServiceStatus) {
  * entry), on the JSON streams: the original's status message with rollout "removed" — clients that
  * only know status messages show it as an unknown state — plus `removed: true` for those that know.
  */
-export function wireRemoval(s: ServiceKey) {
+export function wireRemoval(s: ServiceKey): RemovalMessageBody {
+  const message = "no longer in the list of restartable services";
   return {
     kind_namespace_name: { kind: s.kind, namespace: s.namespace, name: s.name },
-    status: { message: "no longer in the list of restartable services", pod_status: {}, last_restart: "", pods_ready: 0, rollout: "removed", desired: 0, ready: 0, updated: 0, restarted_by: "" },
+    status: { message, rollout_message: message, pod_status: {}, last_restart: "", pods_ready: 0, rollout: "removed", desired: 0, ready: 0, updated: 0, restarted_by: "" },
     is_locked: false,
     lock: null,
     removed: true,

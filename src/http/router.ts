@@ -1,7 +1,7 @@
 // A declarative route table: paths with :params, handlers per method; 405 with Allow, 404 as JSON.
 import type { Server } from "bun";
 import { requestUrl } from "./requrl.ts";
-import { json, text } from "./respond.ts";
+import { json } from "./respond.ts";
 
 /** Path parameters, percent-decoded; undefined where the encoding is malformed (the handler answers 400). */
 export type Params = Record<string, string | undefined>;
@@ -40,7 +40,7 @@ export function router(routes: Route[]): (req: Request, server: Server<never>) =
       const handler = method === "GET" || method === "POST" ? route[method] : undefined;
       if (handler) return handler(req, params, server);
       const allow = [route.GET ? "GET, HEAD" : "", route.POST ? "POST" : ""].filter(Boolean).join(", ");
-      return text("method not allowed\n", 405, { Allow: allow });
+      return json({ error: "method-not-allowed", message: `${req.method} is not allowed on ${path}; allowed: ${allow}` }, 405, { Allow: allow });
     }
     return json({ error: "not-found", message: `no route for ${req.method} ${path}` }, 404);
   };

@@ -6,14 +6,19 @@ import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { ServiceSet } from "../status/service-set.ts";
+import type { Readiness } from "../status/readiness.ts";
 import type { Authn } from "./auth.ts";
+import { logAccess } from "./access-log.ts";
 import { type Drain, makeDrain } from "./drain.ts";
+import { MAX_BODY_BYTES, tooLarge, uniform } from "./errors.ts";
 import { makeHandlers } from "./handlers.ts";
 import { hostRefusal } from "./hosts.ts";
 import { makeIdentify } from "./identify.ts";
 import { makeLive, type Notice, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
+import { openApiDocument } from "./openapi.ts";
 import { makeRestartHandler } from "./restart.ts";
+import { makeSnapshotHandler } from "./snapshot.ts";
 import { type Handler, type Route, router } from "./router.ts";
 
 export interface AppDeps {
@@ -24,13 +29,13 @@ export interface AppDeps {
   metrics: Metrics;
   authn: Authn;
   flow: RestartFlow;
-  ready(): { ready: boolean; detail: string[] };
+  ready(): Readiness;
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
   /** Why the last config reload was refused ("" when it was not). */
   configProblem?: Notice;
   version: string;
-  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  log(level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** Frees this instance's lock on a service: a restart cut short by shutdown (issue 15 #11). */
   releaseOwn?(s: ServiceKey): Promise<void>;
 }
@@ -53,20 +58,23 @@ function listening<T>(variable: string, at: { hostname: string; port: number }, 
   }
 }
 
-/** A bug must never leak a stack trace or take the process down. */
+/** A bug must never leak a stack trace or take the process down; every error answer leaves in the uniform shape (errors.ts). */
 function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<never>) => Promise<Response | undefined>) {
   return async (req: Request, server: Server<never>) => {
+    const started = performance.now();
     try {
-      return await answer(req, server);
+      const res = await uniform(req, tooLarge(req) ?? (await answer(req, server)));
+      logAccess(log, req, res, started);
+      return res;
     } catch (e) {
       log("error", "request failed", { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
-      return json({ error: "internal", message: "internal error" }, 500);
+      return uniform(req, json({ error: "internal", message: "internal error" }, 500));
     }
   };
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler): Route[] {
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, snapshot: Handler, openapi: Handler): Route[] {
   // issue 15 #5: metrics on the main port need an identity when AUTH_MODE≠none (the monitoring port stays open).
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
@@ -78,7 +86,9 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/api/v1/service", GET: h.list },
     { path: "/api/v1/service/", GET: h.list },
     { path: "/api/v1/service/status", GET: stream("json") },
+    { path: "/api/v1/openapi.json", GET: openapi },
     { path: "/ui/status", GET: stream("html") },
+    { path: "/api/v1/service/:kind/:namespace/:name", GET: snapshot },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
     { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
   ];
@@ -102,7 +112,7 @@ function startMonitoring(deps: AppDeps, h: ReturnType<typeof makeHandlers>, undo
       maxRequestBodySize: 1024,
       fetch: async (req, s) => {
         const res = await answer(req, s as Server<never>);
-        return res && res.status !== 404 ? res : notServed();
+        return res && res.status !== 404 ? res : ((await uniform(req, notServed())) as Response);
       },
     });
   return listening("LISTEN_MONITORING_ADDRESS", mon, serve, undo);
@@ -123,22 +133,26 @@ function shutdownDrain(deps: AppDeps): Drain {
 export function startServer(deps: AppDeps): App {
   const { env, services, hub, metrics, configProblem } = deps;
   let server: Server<WsData> | undefined;
-  const identify = makeIdentify(deps.authn, (req) => server?.requestIP(req)?.address ?? "");
+  const peerOf = (req: Request) => server?.requestIP(req)?.address ?? "";
+  const identify = makeIdentify(deps.authn, peerOf, env.auth.mode);
   const drain = shutdownDrain(deps);
-  const live = makeLive({ env, services, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, configProblem, peerOf: (req) => server?.requestIP(req)?.address ?? "" });
+  const live = makeLive({ env, services, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, configProblem, peerOf });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify, drain });
   const h = makeHandlers({ env, services, configProblem, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade, beforeMetrics: live.countWatchers });
-  const routes = guarded(deps.log, router(routeTable(h, live, restart)));
-  // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding).
-  const answer = async (req: Request, s: Server<never>) => {
+  const snapshot = makeSnapshotHandler({ env, services, hub, identify, drain });
+  const openapi = openApiDocument(deps.version);
+  const routes = router(routeTable(h, live, restart, snapshot, () => json(openapi)));
+  // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding); in the uniform error shape like every other refusal.
+  const answer = guarded(deps.log, async (req, s) => {
     const badHost = hostRefusal(req, env.allowedHosts);
     return badHost ? json({ error: "forbidden", message: badHost }, 403) : routes(req, s);
-  };
+  });
   server = listening("LISTEN_ADDRESS", env.listen, () =>
     Bun.serve<WsData>({
       hostname: env.listen.hostname,
       port: env.listen.port,
-      maxRequestBodySize: 64 * 1024,
+      // Bun answers a larger declared body with an empty 413 itself; below this, errors.ts answers JSON (MAX_BODY_BYTES).
+      maxRequestBodySize: 16 * MAX_BODY_BYTES,
       // Bun closes idle HTTP connections after this many seconds; long enough for slow clients.
       idleTimeout: 30,
       fetch: (req, server) => answer(req, server as Server<never>),

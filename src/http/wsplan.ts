@@ -86,7 +86,7 @@ export function makePlans(o: {
     closed(p: Plan): void {
       p.sockets--;
     },
-    /** Websocket clients per service, for the restart_app_connected_status_watchers gauge. */
+    /** Websocket clients per service, for the restart_app_service_status_watchers gauge. */
     watchers(open: Iterable<Plan>): Map<ServiceEntry, number> {
       const counts = new Map<string, number>();
       for (const id of everWatched.keys()) counts.set(id, 0);

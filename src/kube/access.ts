@@ -144,19 +144,6 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   return detail;
 }
 
-/**
- * Ready once the self-check has succeeded and the watch caches synced, and while every watch is
- * live (a lost watch, silent drops included, means stale data: issue 15 #9, #10). Missing
- * permissions make services unusable, not the app unready.
- */
-export function readiness(view: { synced(): boolean; disconnected(): string[] }, accessLines: string[], checked = true): { ready: boolean; detail: string[] } {
-  const detail: string[] = [];
-  if (!view.synced()) detail.push("watch caches have not synced yet");
-  const lost = view.disconnected();
-  for (const d of lost) detail.push(`watch disconnected: ${d}`);
-  return { ready: checked && view.synced() && lost.length === 0, detail: [...detail, ...accessLines] };
-}
-
 export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
 
 /** Asks one SelfSubjectAccessReview per distinct need (memoised). */

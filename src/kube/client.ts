@@ -11,6 +11,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config/env.ts";
 import { type Credentials, type KubeClient, makeApiClient, REQUEST_TIMEOUT_MS } from "./api.ts";
+import { kubeconfigPath } from "./kubeconfig-path.ts";
 
 export { type KubeClient, type KubeRequest, KubeError, kubeErrorFrom, REQUEST_TIMEOUT_MS } from "./api.ts";
 
@@ -24,7 +25,8 @@ interface ResolvedOptions {
   headers?: Record<string, string>;
 }
 
-export function loadKubeConfig(kubeConfigPath: string): KubeConfig {
+export function loadKubeConfig(configuredPath: string): KubeConfig {
+  const kubeConfigPath = kubeconfigPath(configuredPath).path;
   const kc = new KubeConfig();
   if (kubeConfigPath === "") {
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {

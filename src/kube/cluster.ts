@@ -31,6 +31,8 @@ export interface ClusterView {
   disconnected(): string[];
   /** Watches exactly these scopes from now on: new caches start, caches no longer needed stop. */
   setScopes(scopes: WatchScope[]): void;
+  /** Every watch with what it watches and whether it is connected now (for restart_app_watch_connected). */
+  watches(): WatchState[];
   start(): Promise<void>;
   stop(): void;
 }
@@ -46,6 +48,18 @@ export interface ChangeScope {
   podLabels?: Record<string, string>[];
   lease?: string;
   all?: boolean;
+}
+
+export interface WatchState {
+  resource: string;
+  namespace: string;
+  connected: boolean;
+}
+
+/** "/apis/apps/v1/namespaces/shop/deployments" → deployments in shop; "/apis/apps/v1/deployments" → deployments in "*" (cluster-wide). */
+function watchState(c: { opts: { path: string }; connected: boolean }): WatchState {
+  const m = /\/(?:namespaces\/([^/]+)\/)?([^/?]+)$/.exec(c.opts.path);
+  return { resource: m?.[2] ?? c.opts.path, namespace: m?.[1] ?? "*", connected: c.connected };
 }
 
 /** Where lock records come from when they are not Leases watched in the cluster. */
@@ -64,6 +78,18 @@ export interface ClusterOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** In-process locks, when the app may not use Leases: read instead of a Lease watch. */
   locks?: LockSource;
+}
+
+/** After an outage, one "watch recovered" line says the cache is live again and how long it was not. */
+function recoveryLog(log: ClusterOptions["log"]) {
+  const downSince = new Map<WatchCache<never>, number>();
+  return (c: WatchCache<never>, up: boolean) => {
+    if (!up && c.synced && !downSince.has(c)) downSince.set(c, Date.now());
+    const since = downSince.get(c);
+    if (!up || since === undefined) return;
+    downSince.delete(c);
+    log("watch recovered", { path: c.opts.path, downMs: Date.now() - since });
+  };
 }
 
 /** Cache keys for scopes: a cluster-wide scope of a kind replaces that kind's namespaced ones; pods follow. */
@@ -111,11 +137,13 @@ class View implements ClusterView {
   private readonly forbiddenHandlers: (() => void)[] = [];
   private started = false;
   private initialSynced = false;
+  private readonly noteRecovery: ReturnType<typeof recoveryLog>;
 
   constructor(private readonly o: ClusterOptions) {
+    this.noteRecovery = recoveryLog(o.log);
     this.leases = o.locks ? undefined : new WatchCache<Lease>(o.client, { path: leasesPath(o.lockNamespace), labelSelector: LOCK_SELECTOR, log: o.log });
     this.leases?.onChange((_t, l) => this.notify({ lease: l.metadata?.name }));
-    this.leases?.onConnection(() => this.connHandlers.forEach((h) => h()));
+    if (this.leases) this.watchConnection(this.leases);
     this.leases?.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
     o.locks?.onChange((name) => this.notify({ lease: name }));
     this.setScopes([...scopesOf(o.services), ...(o.scopes ?? [])]);
@@ -125,6 +153,10 @@ class View implements ClusterView {
     for (const h of this.changeHandlers) h(scope);
   }
 
+  private watchConnection<T extends Workload | Pod | Lease>(c: WatchCache<T>): void {
+    c.onConnection((up) => (this.noteRecovery(c as unknown as WatchCache<never>, up), this.connHandlers.forEach((h) => h())));
+  }
+
   private all(): WatchCache<never>[] {
     return [...this.workloadCaches.values(), ...this.podCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
   }
@@ -132,7 +164,7 @@ class View implements ClusterView {
   private newCache<T extends Workload | Pod>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void): WatchCache<T> {
     const c = new WatchCache<T>(this.o.client, { path, log: this.o.log });
     c.onChange((_t, obj, prev) => onEvent(obj, prev));
-    c.onConnection(() => this.connHandlers.forEach((h) => h()));
+    this.watchConnection(c);
     c.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
     // A cache added after start: once it has listed, everything it covers is known.
     if (this.started) void c.start().then(() => this.notify(namespace === "*" ? { all: true } : { namespace }));
@@ -141,8 +173,11 @@ class View implements ClusterView {
 
   setScopes(scopes: WatchScope[]): void {
     const keys = cacheKeys(scopes);
+    const before = this.workloadCaches.size + this.podCaches.size;
     for (const [k, c] of this.workloadCaches) if (!keys.workloads.has(k)) (c.stop(), this.workloadCaches.delete(k));
     for (const [k, c] of this.podCaches) if (!keys.pods.has(k)) (c.stop(), this.podCaches.delete(k));
+    // Watches that went away leave the stale banner and restart_app_watch_connected (connection listeners re-read).
+    if (this.started && this.workloadCaches.size + this.podCaches.size < before) queueMicrotask(() => this.connHandlers.forEach((h) => h()));
     if (!keys.pods.has("*")) this.wideIndex = undefined;
     for (const k of keys.workloads) {
       if (this.workloadCaches.has(k)) continue;
@@ -209,6 +244,10 @@ class View implements ClusterView {
       // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
       .filter((c) => !c.connected && !c.forbidden)
       .map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`);
+  }
+
+  watches(): WatchState[] {
+    return this.all().map(watchState);
   }
 
   async start(): Promise<void> {

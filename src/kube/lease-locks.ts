@@ -5,7 +5,7 @@
 // the others get 409 Conflict. The lock thus survives an app restart and holds across replicas.
 import type { ServiceKey } from "../config/file.ts";
 import { type KubeClient, KubeError } from "./api.ts";
-import { LOCK_LABELS, LOCK_SERVICE_ANNOTATION, LOCK_USER, type LockStore, leaseName, lockFromLease, released, retryOnConflict, withGeneration } from "./lock.ts";
+import { LOCK_LABELS, LOCK_SERVICE_ANNOTATION, LOCK_USER, type LockInfo, type LockStore, leaseName, lockFromLease, released, retryOnConflict, withGeneration } from "./lock.ts";
 import { leasesPath } from "./paths.ts";
 import type { Lease } from "./types.ts";
 
@@ -62,13 +62,14 @@ export function makeLeaseLocks(client: KubeClient, namespace: string, now = () =
 
   // Acquisitions under way in this process: concurrent requests for the same service are
   // answered "locked" at once instead of each racing the API server for the same Lease.
-  const pending = new Set<string>();
+  // The value says who is acquiring, for the 423 of those answered "locked" meanwhile.
+  const pending = new Map<string, LockInfo>();
 
   return {
     async acquire(s, holder, user, durationSec, current) {
       const name = leaseName(s);
       if (pending.has(name)) return false;
-      pending.add(name);
+      pending.set(name, { holder, user, since: new Date(now()).toISOString(), expiresAt: new Date(now() + durationSec * 1000).toISOString() });
       try {
         return await acquireLease(s, holder, user, durationSec, current);
       } finally {
@@ -78,5 +79,6 @@ export function makeLeaseLocks(client: KubeClient, namespace: string, now = () =
     setGeneration: (s, holder, generation, uid) => retryOnConflict(() => get(s), (l) => withGeneration(l, holder, generation, uid), put(s, "update")),
     // Any replica may release; one that finds the Lease taken anew by someone else leaves it.
     release: (s, holder) => retryOnConflict(() => get(s), (l) => released(l, holder), put(s, "release")),
+    held: async (s) => pending.get(leaseName(s)) ?? lockFromLease(await get(s), now()),
   };
 }

@@ -37,6 +37,8 @@ export interface LockStore {
   /** Records the generation the rollout must reach; the lock is released once it has settled there. */
   setGeneration(s: ServiceKey, holder: string, generation: number, uid?: string): Promise<void>;
   release(s: ServiceKey, holder?: string): Promise<void>;
+  /** Who holds the lock now, asked of the store itself (the watch cache may not have seen a fresh Lease yet); null when free. */
+  held(s: ServiceKey): Promise<LockInfo | null>;
 }
 
 /** Lease name for a service: readable when it fits, hashed when it would exceed 253 characters. */

@@ -37,5 +37,6 @@ export function makeMemoryLocks(now = () => Date.now()): MemoryLocks {
     },
     setGeneration: async (s, holder, generation, uid) => put(s, withGeneration(leases.get(leaseName(s)), holder, generation, uid)),
     release: async (s, holder) => put(s, released(leases.get(leaseName(s)), holder)),
+    held: async (s) => lockFromLease(leases.get(leaseName(s)), now()),
   };
 }

@@ -15,7 +15,14 @@ export type Reason =
   | "upstream"
   | "unavailable";
 
-export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number };
+/** Who holds a restart lock, for the 423 answer. */
+export interface HeldLock {
+  user: string;
+  since: string;
+  expiresAt: string;
+}
+
+export type RestartFailure = { ok: false; reason: Reason; detail: string; service?: ServiceKey; retryAfterSec?: number; lock?: HeldLock };
 export type RestartResult = { ok: true; service: ServiceKey; restartedAt: string; generation: number; user: string } | RestartFailure;
 
 export interface RestartRequest {

@@ -2,6 +2,7 @@
 import { type ConfigFile, type Kind, KINDS, notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
 import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
 import { KubeError } from "../kube/api.ts";
+import { type LockInfo, lockFromLease } from "../kube/lock.ts";
 import { type Lease, RESTARTED_AT, type Workload } from "../kube/types.ts";
 import { type AuditRecord, auditRecord } from "./audit.ts";
 import { mayView, whyNotRestart } from "./identity.ts";
@@ -15,6 +16,8 @@ export interface RestartDeps {
   acquire(s: ServiceKey, holder: string, user: string, current: Lease | undefined): Promise<boolean>;
   setGeneration(s: ServiceKey, holder: string, generation: number, uid?: string): Promise<void>;
   release(s: ServiceKey, holder: string): Promise<void>;
+  /** Who holds the lock now, from the lock store itself (used when the cached Lease does not show it yet). */
+  heldLock(s: ServiceKey): Promise<LockInfo | null>;
   patch(s: ServiceKey, restartedAt: string, user: string): Promise<Workload>;
   recordEvent(w: Workload, s: ServiceKey, user: string, at: string): Promise<void>;
   /** Restarts per caller: `wait` says how long this caller must wait (0: go), `spend` records an applied one. */
@@ -66,6 +69,20 @@ export function nextRestartedAt(now: Date, current: string | undefined): string 
 }
 
 const restartedAtOf = (w: Workload | undefined) => w?.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
+
+/** Seconds a locked caller is told to wait: until the lock expires at the latest, but rollouts usually free it much sooner. */
+const MAX_RETRY_AFTER_SEC = 60;
+
+/** The 423: who holds the lock, since when, until when. */
+async function lockedBy(deps: RestartDeps, s: ServiceKey): Promise<RestartFailure> {
+  const nowMs = deps.now().getTime();
+  const held = lockFromLease(deps.lease(s), nowMs) ?? (await deps.heldLock(s).catch(() => null));
+  const what = `a restart of ${s.kind} ${s.namespace}/${s.name} is already in progress`;
+  if (!held) return { ok: false, reason: "locked", detail: what, service: s, retryAfterSec: 5 };
+  const retryAfterSec = Math.max(1, Math.min(MAX_RETRY_AFTER_SEC, Math.ceil((Date.parse(held.expiresAt) - nowMs) / 1000)));
+  const detail = `${what} (by ${held.user || "anonymous"} since ${held.since}; the lock expires at ${held.expiresAt} at the latest)`;
+  return { ok: false, reason: "locked", detail, service: s, retryAfterSec, lock: { user: held.user ?? "", since: held.since, expiresAt: held.expiresAt } };
+}
 
 /** Records a request refused before the flow could run (cross-site, no identity, malformed path): audited like any outcome. */
 export function refuseRestart(deps: Pick<RestartDeps, "audit">, req: RestartRequest, r: RestartFailure): RestartFailure {
@@ -129,7 +146,7 @@ async function lockAndPatch(
   } catch (e) {
     return failure(e);
   }
-  if (!acquired) return fail("locked", `a restart of ${s.kind} ${s.namespace}/${s.name} is already in progress`);
+  if (!acquired) return lockedBy(deps, s);
   let patched: Workload;
   let at: string;
   try {

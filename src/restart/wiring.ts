@@ -42,6 +42,7 @@ export function makeRestartFlow({ env, services, client, view, locks, access, in
     acquire: (s, holder, user, current) => locks.acquire(s, holder, user, env.forceUnlockSec, current),
     setGeneration: (s, holder, gen, uid) => locks.setGeneration(s, holder, gen, uid),
     release: (s, holder) => locks.release(s, holder),
+    heldLock: (s) => locks.held(s),
     patch: (s, at, user) => patchRestart(client, s, { restartedAt: at, user }),
     // Events are the cluster-side record; without the right to create them the audit log alone has it.
     recordEvent: async (w, s, user, at) => {

@@ -5,7 +5,8 @@ import { leaseName } from "../kube/lock.ts";
 import { type ServiceStatus, serviceStatus } from "./model.ts";
 import { rolloutDeadlineMs } from "./rollout.ts";
 import { matchesSelector } from "./selector.ts";
-import { type RestartOutcome, restartOutcome } from "./settle.ts";
+import type { RolloutState } from "./rollout.ts";
+import { type RestartOutcome, restartOutcome, settledState } from "./settle.ts";
 
 export type StatusListener = (s: ServiceStatus) => void;
 
@@ -40,6 +41,8 @@ export interface StatusHub {
   stale(): string[];
   /** Resolves when the restart made at `restartedAt` has finished (settle.ts), or with "timeout" after `timeoutMs`. */
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }>;
+  /** Resolves when the current rollout of `s` has settled, whoever started it (settle.ts), at once when nothing is rolling; "timeout" after `timeoutMs`. */
+  waitForSettled(s: ServiceKey, timeoutMs: number): Promise<{ outcome: RolloutState | "timeout"; status?: ServiceStatus }>;
   /** Recompute everything now (after the caches synced). */
   refresh(): void;
   stop(): void;
@@ -158,14 +161,23 @@ class Hub implements StatusHub {
   }
 
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }> {
+    return this.until(s, (st) => restartOutcome(st, restartedAt), timeoutMs);
+  }
+
+  waitForSettled(s: ServiceKey, timeoutMs: number): Promise<{ outcome: RolloutState | "timeout"; status?: ServiceStatus }> {
+    return this.until(s, settledState, timeoutMs);
+  }
+
+  /** Resolves with the first status of `s` that `judge` calls finished (the current one included), or "timeout". */
+  private until<T>(s: ServiceKey, judge: (st: ServiceStatus | undefined) => T | undefined, timeoutMs: number): Promise<{ outcome: T | "timeout"; status?: ServiceStatus }> {
     const now = this.current(s);
-    const done = restartOutcome(now, restartedAt);
-    if (done) return Promise.resolve({ outcome: done, status: now });
+    const done = judge(now);
+    if (done !== undefined) return Promise.resolve({ outcome: done, status: now });
     return new Promise((resolve) => {
       const t = this.timers.setTimeout(() => (off(), resolve({ outcome: "timeout", status: this.current(s) })), timeoutMs);
       const off = this.onStatus((st) => {
-        const outcome = serviceId(st.service) === serviceId(s) ? restartOutcome(st, restartedAt) : undefined;
-        if (!outcome) return;
+        const outcome = serviceId(st.service) === serviceId(s) ? judge(st) : undefined;
+        if (outcome === undefined) return;
         this.timers.clearTimeout(t);
         off();
         resolve({ outcome, status: st });

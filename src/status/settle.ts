@@ -1,5 +1,6 @@
 // Two rules about the end of a restart, side by side so they cannot be confused: when its lock may go, and when its caller may be told it finished.
 import type { ServiceStatus } from "./model.ts";
+import type { RolloutState } from "./rollout.ts";
 
 /**
  * The lock may be released: the controller has observed the generation the restart PATCH
@@ -26,4 +27,13 @@ export type RestartOutcome = "complete" | "failed";
 export function restartOutcome(s: ServiceStatus | undefined, restartedAt: string): RestartOutcome | undefined {
   if (!s || s.lastRestart !== restartedAt || s.lock !== null) return undefined;
   return s.rollout === "complete" || s.rollout === "failed" ? s.rollout : undefined;
+}
+
+/**
+ * Nothing is rolling, whoever started it: no restart holds the lock and the rollout is not
+ * progressing. GET …?wait answers with the rollout state once this holds (at once when it already does).
+ */
+export function settledState(s: ServiceStatus | undefined): RolloutState | undefined {
+  if (!s || s.lock !== null || s.rollout === "progressing") return undefined;
+  return s.rollout;
 }

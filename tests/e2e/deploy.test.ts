@@ -1,7 +1,7 @@
 // e2e for deploy/: the example overlay renders consistently, passes server-side dry-run, applies under PSA "restricted", and its RBAC grants exactly what the app needs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseEnv } from "../../src/config/env.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
@@ -11,7 +11,8 @@ import { cluster, getJson, kubectl, renderRehomed, ROOT, waitFor } from "../supp
 
 const OVERLAY = join(ROOT, "deploy/overlays/example");
 const NS = "k8s-restart-app-deploy";
-const SUFFIX = "-e2e-deploy"; // on the ClusterRole/ClusterRoleBinding names, so they collide with nobody's
+const NS2 = "k8s-restart-app-deploy-2";
+const SUFFIX = "-e2e-deploy"; // on the proxy-sidecar dry-run's ClusterRole/ClusterRoleBinding names, so they collide with nobody's
 const SSAR_RULE = { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectrulesreviews", "selfsubjectaccessreviews"], verbs: ["create"] };
 
 type Obj = Record<string, any>;
@@ -33,8 +34,24 @@ async function kubectlFull(args: string[], input?: string): Promise<{ out: strin
   return { out, err, code };
 }
 
-/** The example overlay moved into NS by one more kustomize layer, as a user would re-home it. */
-const renderInto = (namespace: string): Promise<Obj[]> => renderRehomed(OVERLAY, namespace, SUFFIX);
+/**
+ * The example overlay copied and re-homed as the README tells users to: only its top-level
+ * `namespace:` line changed. Cluster-scoped names then carry the namespace, so installs never collide.
+ */
+async function renderInto(namespace: string): Promise<Obj[]> {
+  const dir = mkdtempSync(join(ROOT, ".tmp-overlay-"));
+  try {
+    cpSync(OVERLAY, dir, { recursive: true });
+    const k = join(dir, "kustomization.yaml");
+    const text = readFileSync(k, "utf8");
+    const edited = text.replace(/^namespace: k8s-restart-app$/m, `namespace: ${namespace}`).replace("../../base", relative(dir, join(ROOT, "deploy/base")));
+    if (edited === text || !edited.includes(`namespace: ${namespace}`)) throw new Error("the overlay has no top-level namespace: line to change");
+    writeFileSync(k, edited);
+    return parseDocs(await kubectl(["kustomize", dir]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const toStream = (objs: Obj[]) => objs.map((o) => JSON.stringify(o)).join("\n");
 /** Rules as a sorted set of canonical strings (verb order and duplicates do not matter). */
@@ -42,6 +59,7 @@ const sortRules = (rules: Obj[]) => [...new Set(rules.map((r) => JSON.stringify(
 
 let rendered: Obj[] = []; // deploy/overlays/example exactly as kubectl kustomize renders it
 let moved: Obj[] = []; // the same, re-homed into NS
+let second: Obj[] = []; // and into NS2: a second install
 
 async function deleteOurs(objs: Obj[]): Promise<void> {
   for (const o of objs.filter((o) => o.kind.startsWith("Cluster"))) {
@@ -52,14 +70,17 @@ async function deleteOurs(objs: Obj[]): Promise<void> {
 beforeAll(async () => {
   rendered = parseDocs(await kubectl(["kustomize", OVERLAY]));
   moved = await renderInto(NS);
-  // A fresh namespace every run; a previous run's may still be terminating.
-  await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+  second = await renderInto(NS2);
+  // Fresh namespaces every run; a previous run's may still be terminating.
+  for (const ns of [NS, NS2]) await kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
   await deleteOurs(moved);
+  await deleteOurs(second);
 }, 180_000);
 
 afterAll(async () => {
   await deleteOurs(moved);
-  await kubectl(["delete", "namespace", NS, "--wait=false", "--ignore-not-found"], { allowFail: true });
+  await deleteOurs(second);
+  for (const ns of [NS, NS2]) await kubectl(["delete", "namespace", ns, "--wait=false", "--ignore-not-found"], { allowFail: true });
 });
 
 describe("kubectl kustomize deploy/overlays/example", () => {
@@ -89,6 +110,16 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     }
     expect(one(moved, "ServiceAccount").metadata.namespace).toBe(NS);
     expect(one(moved, "Namespace").metadata.name).toBe(NS);
+    // Every namespaced object followed the overlay's plain `namespace:` line.
+    for (const o of moved.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind))) expect(`${o.kind} ${o.metadata.namespace}`).toBe(`${o.kind} ${NS}`);
+  });
+
+  test("cluster-scoped objects are named per install (k8s-restart-app-<namespace>)", () => {
+    for (const [objs, ns] of [[rendered, "k8s-restart-app"], [moved, NS], [second, NS2]] as const) {
+      expect(one(objs, "ClusterRole").metadata.name).toBe(`k8s-restart-app-${ns}`);
+      expect(one(objs, "ClusterRoleBinding").metadata.name).toBe(`k8s-restart-app-${ns}`);
+      expect(one(objs, "ClusterRoleBinding").roleRef.name).toBe(`k8s-restart-app-${ns}`);
+    }
   });
 
   test("RBAC rules are the app's own (src/rbac.ts), including the self-check's rules and access reviews", () => {
@@ -122,8 +153,22 @@ describe("kubectl kustomize deploy/overlays/example", () => {
     expect(volume.configMap.name).toBe(one(rendered, "ConfigMap").metadata.name);
     expect(one(rendered, "ConfigMap").data[env.configFilePath.slice(mount.mountPath.length + 1)]).toBeDefined();
     const svc = one(rendered, "Service");
-    expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+    expect(svc.spec.ports).toEqual([
+      { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+      { name: "monitoring", port: env.monitoring!.port, targetPort: "monitoring", protocol: "TCP" },
+    ]);
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+    expect(svc.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(env.monitoring!.port) });
+  });
+
+  test("the Prometheus scrape example keeps the Service's monitoring port in the overlay's namespace", () => {
+    const [job] = parseYaml(readFileSync(join(ROOT, "deploy/examples/prometheus-scrape.yaml"), "utf8")) as Obj[];
+    const svc = one(rendered, "Service");
+    expect(job!.kubernetes_sd_configs[0].namespaces.names).toEqual([svc.metadata.namespace]);
+    const keep = (label: string) => job!.relabel_configs.find((r: Obj) => r.source_labels[0] === label && r.action === "keep")?.regex;
+    expect(keep("__meta_kubernetes_endpoint_port_name")).toBe(svc.spec.ports.find((p: Obj) => p.port === 6060).name);
+    expect(keep("__meta_kubernetes_service_label_app_kubernetes_io_name")).toBe(svc.metadata.labels["app.kubernetes.io/name"]);
+    expect(job!.metrics_path).toBe("/metrics");
   });
 
   test("two replicas, and a PodDisruptionBudget that keeps one of them up", () => {
@@ -272,6 +317,29 @@ describe("applied to the real control plane, re-homed into a fresh namespace", (
     ];
     const answers = await Promise.all(denied.map(([v, r, ns, sub]) => canI(v, r, ns, sub)));
     expect(answers.filter((a) => !a.endsWith(": no"))).toEqual([]);
+  });
+
+  test("two installs in two namespaces keep their own rights, also when one is removed", async () => {
+    const r = await kubectlFull(["apply", "--server-side", "-f", "-"], toStream(second));
+    expect(r.code).toBe(0);
+    const asSa = (ns: string) => `--as=system:serviceaccount:${ns}:k8s-restart-app`;
+    const can = async (ns: string, verb: string, resource: string, where: string) =>
+      (await kubectlFull(["auth", "can-i", verb, resource, "-n", where, asSa(ns)])).out.trim();
+    // Each may restart the workloads and keep its locks in its own namespace, not in the other's.
+    for (const [mine, other] of [[NS, NS2], [NS2, NS]] as const) {
+      expect(await can(mine, "patch", "deployments.apps", "shop")).toBe("yes");
+      expect(await can(mine, "update", "leases.coordination.k8s.io", mine)).toBe("yes");
+      expect(await can(mine, "update", "leases.coordination.k8s.io", other)).toBe("no");
+    }
+    // Both bindings exist side by side, each naming its own ServiceAccount.
+    const b1 = await getJson(["get", "clusterrolebinding", `k8s-restart-app-${NS}`]);
+    const b2 = await getJson(["get", "clusterrolebinding", `k8s-restart-app-${NS2}`]);
+    expect([b1.subjects[0].namespace, b2.subjects[0].namespace]).toEqual([NS, NS2]);
+    // Removing the second install leaves the first its rights.
+    await deleteOurs(second);
+    await kubectl(["delete", "namespace", NS2, "--wait=false"]);
+    expect(await can(NS, "patch", "deployments.apps", "shop")).toBe("yes");
+    expect(await can(NS2, "patch", "deployments.apps", "shop")).toBe("no");
   });
 });
 

@@ -125,7 +125,7 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     ws.close();
   });
 
-  test("a restart is a clean 403 JSON, patches nothing and counts as failed", async () => {
+  test("a restart is a clean 403 JSON, patches nothing and counts as a forbidden outcome", async () => {
     const before = await readMetrics(app.url);
     const since = new Date().toISOString();
     const annotation = (await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations;
@@ -143,8 +143,10 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
     expect(auditEvents(since, (e) => e.user.username === sa && e.responseStatus?.code === 403)).toEqual([]);
     expect((await getJson(["-n", NS_A, "get", "deployment", "rb-web"])).spec.template.metadata.annotations).toEqual(annotation);
     const after = await readMetrics(app.url);
-    const delta = (name: string) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
-    expect(delta("restart_app_restarts_failed_total")).toBe(1);
+    const delta = (name: string, l: Record<string, string> = labels) => (after.value(name, l) ?? 0) - (before.value(name, l) ?? 0);
+    // Refused before any attempt: not a failed restart (as the original counts them), a "forbidden" outcome.
+    expect(delta("restart_app_restarts_failed_total")).toBe(0);
+    expect(delta("restart_app_restart_requests_total", { ...labels, outcome: "forbidden" })).toBe(1);
     expect(delta("restart_app_restarts_total")).toBe(1);
   });
 });

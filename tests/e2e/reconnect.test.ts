@@ -94,7 +94,8 @@ describe("losing the API server", () => {
     const html = await openStatus(`${app.wsUrl}/ui/status`);
     const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
     const first = JSON.parse(await json.until(() => true));
-    const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+    // Per watched resource: the Deployments of shop here.
+    const metric = async () => /^restart_app_watch_connected\{resource="deployments",namespace="shop"\} (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
     expect(await metric()).toBe("1");
 
     r.cut();
@@ -112,6 +113,10 @@ describe("losing the API server", () => {
     const m = JSON.parse(await json.until((x) => JSON.parse(x).status.desired === first.status.desired + 1, 40_000, "the scaled replica count", from));
     expect(m.status.desired).toBe(first.status.desired + 1);
     await waitFor(async () => (await metric()) === "1", 20_000, "watch connected again");
+    // One line per watch says it is live again after the outage, and for how long it was not.
+    const recovered = app.entries().filter((e) => e.msg === "watch recovered");
+    expect(recovered.map((e) => e.path)).toContain("/apis/apps/v1/namespaces/shop/deployments");
+    expect(recovered.every((e) => e.downMs > 0)).toBe(true);
     await html.until((x) => x.includes('id="banner-stale" class="banner banner-none"'), 20_000, "stale banner cleared", html.messages.findIndex((x) => x.includes('class="banner banner-stale"')) + 1);
     await kubectl(["-n", "shop", "scale", "deployment", "api", `--replicas=${first.status.desired}`]);
     html.close();
@@ -130,7 +135,11 @@ describe("a connection that silently stops passing data (issue 15 #10)", () => {
       const html = await openStatus(`${app.wsUrl}/ui/status`);
       const json = await openStatus(`${app.wsUrl}/api/v1/service/status`);
       const first = JSON.parse(await json.until(() => true));
-      const metric = async () => /^restart_app_watch_connected (\d)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1];
+      // Per watched resource (issue 10): "1" when every watch is connected, "0" when any is not.
+      const metric = async () => {
+        const v = [...(await (await fetch(`${app.url}/metrics`)).text()).matchAll(/^restart_app_watch_connected\{[^}]*\} (\d)$/gm)].map((m) => Number(m[1]));
+        return v.length ? String(Math.min(...v)) : undefined;
+      };
       await waitFor(async () => (await metric()) === "1", 20_000, "watches connected");
 
       frozen.freeze();

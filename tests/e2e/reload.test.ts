@@ -80,6 +80,10 @@ describe("reload of a ConfigMap-mounted services file", () => {
     const ready = await fetch(`${app.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toContain(`- degraded: ${vol.path}: services[1].kind`);
+    // Issue 10's readiness states: the refused reload is a "degraded" reason next to the others.
+    const readyJson = await (await fetch(`${app.url}/readyz?format=json`)).json();
+    expect(readyJson.status).toBe("degraded");
+    expect(readyJson.reasons.some((r: string) => r.startsWith(`degraded: ${vol.path}: services[1].kind`))).toBe(true);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toContain("restart_app_config_reload_failures_total 1");
     const page = await (await fetch(`${app.url}/`, { headers: { Accept: "text/html" } })).text();

@@ -180,11 +180,13 @@ describe("restart flow", () => {
     const codes = await Promise.all(Array.from({ length: N }, () => post("/api/v1/service/Deployment/billing/worker/restart").then((r) => r.status)));
     expect(codes.filter((c) => c === 200).length).toBe(1);
     expect(codes.filter((c) => c === 423).length).toBe(N - 1);
-    // The metrics count every attempt, and every refusal as a failure.
+    // The metrics count every attempt; a 423 is a refusal (outcome "locked"), not a failed restart.
     const after = await readMetrics(app.url);
-    const delta = (name: string) => (after.value(name, worker) ?? 0) - (before.value(name, worker) ?? 0);
+    const delta = (name: string, labels: Record<string, string> = worker) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
     expect(delta("restart_app_restarts_total")).toBe(N);
-    expect(delta("restart_app_restarts_failed_total")).toBe(N - 1);
+    expect(delta("restart_app_restarts_failed_total")).toBe(0);
+    expect(delta("restart_app_restart_requests_total", { ...worker, outcome: "locked" })).toBe(N - 1);
+    expect(delta("restart_app_restart_requests_total", { ...worker, outcome: "restarted" })).toBe(1);
     await auditFlushed();
     const patches = auditEvents(
       since,
@@ -200,18 +202,37 @@ describe("restart flow", () => {
     await ws.until(isFor("web"));
     const web = { kind: "Deployment", namespace: "shop", name: "web" };
     const before = await readMetrics(app.url);
-    const count = (m: typeof before, name: string) => m.value(name, web) ?? 0;
+    const count = (m: typeof before, name: string, labels: Record<string, string> = web) => m.value(name, labels) ?? 0;
     const ok = await post("/api/v1/service/Deployment/shop/web/restart");
     expect(ok.status).toBe(200);
     const at = (await ok.json()).restarted_at;
     expect((await post("/api/v1/service/Deployment/shop/web/restart")).status).toBe(423);
     const after = await readMetrics(app.url);
-    // Every attempt counts as a restart; the refused one (423) also as a failure.
-    expect(count(after, "restart_app_restarts_total")).toBe(count(before, "restart_app_restarts_total") + 2);
-    expect(count(after, "restart_app_restarts_failed_total")).toBe(count(before, "restart_app_restarts_failed_total") + 1);
-    expect(after.value("restart_app_connected_status_watchers", web)).toBeGreaterThanOrEqual(1);
+    const delta = (name: string, labels: Record<string, string> = web) => count(after, name, labels) - count(before, name, labels);
+    // Every request counts as a restart (the original's counter); as the original, a 423 is a refusal, not a failed restart; outcomes are counted by reason.
+    expect(delta("restart_app_restarts_total")).toBe(2);
+    expect(delta("restart_app_restarts_failed_total")).toBe(0);
+    expect(delta("restart_app_restart_requests_total", { ...web, outcome: "restarted" })).toBe(1);
+    expect(delta("restart_app_restart_requests_total", { ...web, outcome: "locked" })).toBe(1);
+    // The original's gauge has no labels; per service under its own name.
+    expect(after.value("restart_app_connected_status_watchers")).toBeGreaterThanOrEqual(1);
+    expect(after.value("restart_app_service_status_watchers", web)).toBeGreaterThanOrEqual(1);
     expect(after.value("process_resident_memory_bytes")).toBeGreaterThan(0);
     await ws.until((m) => isFor("web")(m) && parse(m).status.last_restart === at && parse(m).status.rollout === "complete" && !parse(m).is_locked, 60_000, "web rolled out and unlocked");
+    // The restart above settled: its rollout was timed, by kind and outcome; the state gauges and per-resource watch gauges are set.
+    const settled = async () => readMetrics(app.url);
+    await waitFor(async () => count(await settled(), "restart_app_rollout_duration_seconds_count", { kind: "Deployment", outcome: "complete" }) > count(before, "restart_app_rollout_duration_seconds_count", { kind: "Deployment", outcome: "complete" }), 20_000, "rollout timed");
+    const m = await settled();
+    expect(m.value("restart_app_service_rollout_state", { ...web, state: "complete" })).toBe(1);
+    expect(m.value("restart_app_service_rollout_state", { ...web, state: "progressing" })).toBe(0);
+    expect(m.value("restart_app_service_rollout_state", { kind: "Deployment", namespace: "shop", name: "frozen", state: "paused" })).toBe(1);
+    expect(m.value("restart_app_watch_connected", { resource: "deployments", namespace: "shop" })).toBe(1);
+    expect(m.value("restart_app_watch_connected", { resource: "pods", namespace: "billing" })).toBe(1);
+    expect(m.value("restart_app_watch_connected", { resource: "leases", namespace: "k8s-restart-app-e2e" })).toBe(1);
+    // Prometheus naming: no gauge ends in _total.
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    const gauges = [...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map((x) => x[1]!);
+    expect(gauges.filter((g) => g.startsWith("restart_app_") && g.endsWith("_total"))).toEqual([]);
     ws.close();
   }, 90_000);
 });

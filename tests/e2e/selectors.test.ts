@@ -47,12 +47,20 @@ describe("selector entries", () => {
     expect(await names(app)).toEqual([`${NS}/sel-a`, `${NS}/sel-b`]);
     await html.until((m) => m.includes('id="svc-deployment_k8s-restart-app-sel_sel-b"'), 5000, "sel-b's card on the page");
     expect(Date.now() - t0).toBeLessThan(5000);
+    // Issue 10's snapshot and ?wait read the current set: the new service answers, settled at once.
+    const snap = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/sel-b`);
+    expect(snap.status).toBe(200);
+    expect(await snap.json()).toMatchObject({ kind_namespace_name: { name: "sel-b" }, status: { rollout: "complete" } });
+    const waited = await fetch(`${app.url}/api/v1/service/Deployment/${NS}/sel-b?wait=10`);
+    expect(waited.status).toBe(200);
+    expect(await waited.json()).toMatchObject({ status: "complete", service: { kind: "Deployment", namespace: NS, name: "sel-b" } });
 
     await label(NS, "sel-b", "tier-");
     const removal = parse(await json.until((m) => parse(m).removed === true, 5000, "sel-b's removal"));
     expect(removal.kind_namespace_name).toEqual({ kind: "Deployment", namespace: NS, name: "sel-b" });
     await html.until((m) => m.includes("svc-deployment_k8s-restart-app-sel_sel-a") && !m.includes("sel-b"), 5000, "the page without sel-b");
     expect(await names(app)).toEqual([`${NS}/sel-a`]);
+    expect((await fetch(`${app.url}/api/v1/service/Deployment/${NS}/sel-b`)).status).toBe(404);
     json.close();
     html.close();
   });

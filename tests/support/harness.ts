@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
+import { installSchemaCheck, schemaProblem, streamProblems } from "./api-schema.ts";
 import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "./process.ts";
 import { waitFor } from "./wait.ts";
 
@@ -56,6 +57,12 @@ export interface StartOptions {
 const running = new Set<AppProcess>();
 afterAll(async () => {
   await Promise.all([...running].map((a) => a.stop("SIGKILL")));
+});
+
+// Every JSON answer of the app in every e2e suite is checked against the OpenAPI description (src/http/openapi.ts).
+installSchemaCheck();
+afterAll(() => {
+  if (streamProblems.length) throw new Error(`API schema check (streamed bodies):\n${streamProblems.join("\n")}`);
 });
 
 /** The command that runs the app: the compiled binary when APP_BIN is set, else bun on the source. */
@@ -117,8 +124,14 @@ export async function openStatus(url: string, headers: Record<string, string> = 
       r(closed);
     };
   });
+  const checked = new URL(url.replace(/^ws/, "http"));
   ws.onmessage = (e) => {
     const m = String(e.data);
+    // The JSON streams' messages are documented on the upgrade (101) as WebSocketMessage: a status or a removal; a mismatch fails the suite.
+    if (checked.pathname.startsWith("/api/")) {
+      const p = schemaProblem("GET", checked, 101, "application/json", JSON.parse(m));
+      if (p) streamProblems.push(`websocket ${url}: ${p}`);
+    }
     messages.push(m);
     for (const w of [...waiters]) if (w.pred(m)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
   };
@@ -133,6 +146,8 @@ export async function openStatus(url: string, headers: Record<string, string> = 
     closedP,
     /** Resolves with the first message (at index ≥ `from`) matching `pred`, waiting for it if needed. */
     until(pred: (m: string) => boolean, timeoutMs = 30_000, what = "a matching message", from = 0): Promise<string> {
+      const bad = streamProblems.find((p) => p.startsWith(`websocket ${url}:`));
+      if (bad) return Promise.reject(new Error(`API schema check: ${bad}`));
       const hit = messages.slice(from).find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {

@@ -56,6 +56,12 @@ describe("parseEnv defaults", () => {
   test("an empty numeric variable means its default", () => {
     expect(parseEnv({ WATCH_INTERVAL: "" }).heartbeatSec).toBe(10);
   });
+
+  test("WATCH_INTERVAL paces the JSON stream's re-sends; 0 = only on change (the heartbeat then keeps its default)", () => {
+    expect([parseEnv({}).statusResendSec, parseEnv({}).heartbeatSec]).toEqual([10, 10]);
+    expect([parseEnv({ WATCH_INTERVAL: "3" }).statusResendSec, parseEnv({ WATCH_INTERVAL: "3" }).heartbeatSec]).toEqual([3, 3]);
+    expect([parseEnv({ WATCH_INTERVAL: "0" }).statusResendSec, parseEnv({ WATCH_INTERVAL: "0" }).heartbeatSec]).toEqual([0, 10]);
+  });
 });
 
 describe("LISTEN_MONITORING_ADDRESS", () => {
@@ -116,10 +122,10 @@ describe("parseEnv accepted values", () => {
 describe("parseEnv malformed values throw ConfigError naming the variable", () => {
   const cases: [Record<string, string>, string, RegExp | null][] = [
     [{ WATCH_INTERVAL: "abc" }, "WATCH_INTERVAL", /whole number, got "abc"/],
-    [{ WATCH_INTERVAL: "0" }, "WATCH_INTERVAL", /1\.\.3600, got 0/],
+    [{ WATCH_INTERVAL: "3601" }, "WATCH_INTERVAL", /0\.\.3600, got 3601/],
     [{ WATCH_INTERVAL: "-1" }, "WATCH_INTERVAL", /whole number/],
     [{ WATCH_INTERVAL: "1.5" }, "WATCH_INTERVAL", /whole number/],
-    [{ WATCH_INTERVAL: "3601" }, "WATCH_INTERVAL", /1\.\.3600/],
+    [{ WATCH_INTERVAL: "99999" }, "WATCH_INTERVAL", /0\.\.3600/],
     [{ FORCE_UNLOCK_SEC: "x" }, "FORCE_UNLOCK_SEC", /whole number, got "x"/],
     [{ FORCE_UNLOCK_SEC: "0" }, "FORCE_UNLOCK_SEC", null],
     [{ ROLLOUT_TIMEOUT_SEC: "5m" }, "ROLLOUT_TIMEOUT_SEC", null],

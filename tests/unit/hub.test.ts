@@ -39,6 +39,7 @@ function fakeView() {
     covers: () => true,
     setScopes: () => {},
     disconnected: () => stale,
+    watches: () => [],
     start: async () => {},
     stop: () => {},
   };
@@ -191,6 +192,49 @@ describe("status hub", () => {
     f.setStale([]);
     expect(got).toEqual([["/api/v1/namespaces/shop/pods (ECONNREFUSED)"], []]);
     expect(hub.stale()).toEqual([]);
+    hub.stop();
+  });
+
+  test("waitForSettled: at once when nothing rolls; otherwise when the rollout settles, whoever started it; timeout by the injected timer", async () => {
+    const f = fakeView();
+    const armed: { f: () => void; ms: number }[] = [];
+    const timers = { now: () => Date.now(), setTimeout: (fn: () => void, ms: number) => armed.push({ f: fn, ms }), clearTimeout: () => {} };
+    const hub = makeStatusHub({ view: f.view, services: [WEB, JOBS], timeoutSec: 300, timers });
+    f.setWorkload(WEB, 2);
+    f.setWorkload(JOBS, 2);
+    hub.refresh();
+    await tick();
+    expect((await hub.waitForSettled(WEB, 5000)).outcome).toBe("complete");
+
+    // Someone else's rollout: one of two new replicas updated.
+    const rolling = deployment("web", "shop", 1);
+    rolling.status!.updatedReplicas = 1;
+    f.view.workload = (s) => (s.name === "web" ? rolling : deployment(s.name, s.namespace, 2));
+    f.setWorkload(JOBS, 2); // any event; the view now answers the rolling web
+    hub.refresh();
+    await tick();
+    expect(hub.current(WEB)?.rollout).toBe("progressing");
+    let settled: { outcome: string } | undefined;
+    void hub.waitForSettled(WEB, 5000).then((w) => (settled = w));
+    await tick();
+    expect(settled).toBeUndefined();
+    // A lock (a restart in flight) keeps it unsettled even when the rollout looks complete.
+    f.view.workload = (s) => deployment(s.name, s.namespace, 2);
+    f.setLease(WEB, { metadata: { name: leaseName(WEB) }, spec: { holderIdentity: "me", leaseDurationSeconds: 60, renewTime: new Date().toISOString() as never } });
+    await tick();
+    expect(settled).toBeUndefined();
+    f.setLease(WEB, undefined);
+    await tick();
+    expect(settled?.outcome).toBe("complete");
+
+    // Still rolling when the timer fires: timeout.
+    f.view.workload = (s) => (s.name === "web" ? rolling : deployment(s.name, s.namespace, 2));
+    hub.refresh();
+    await tick();
+    const late = hub.waitForSettled(WEB, 1234);
+    const timer = armed.find((a) => a.ms === 1234)!;
+    timer.f();
+    expect((await late).outcome).toBe("timeout");
     hub.stop();
   });
 });

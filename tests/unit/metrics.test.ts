@@ -8,11 +8,13 @@ describe("the app's metrics", () => {
   test("keep the original names, and carry no runtime-internal metrics", async () => {
     const m = makeMetrics({ version: "1.2.3", commit: "abc" });
     m.restarts.inc({ kind: "Deployment", namespace: "shop", name: "web" });
-    m.watchers.inc({ kind: "Deployment", namespace: "shop", name: "web" });
+    m.watchers.inc();
+    m.serviceWatchers.inc({ kind: "Deployment", namespace: "shop", name: "web" });
     const text = await m.registry.metrics();
     expect(text).toContain('restart_app_build_info{version="1.2.3",commit="abc"} 1');
     expect(text).toContain('restart_app_restarts_total{kind="Deployment",namespace="shop",name="web"} 1');
-    expect(text).toContain('restart_app_connected_status_watchers{kind="Deployment",namespace="shop",name="web"} 1');
+    expect(text).toContain("restart_app_connected_status_watchers 1");
+    expect(text).toContain('restart_app_service_status_watchers{kind="Deployment",namespace="shop",name="web"} 1');
     expect(text).toContain("# TYPE restart_app_restarts_failed_total counter");
     const names = [...text.matchAll(/^# TYPE (\S+)/gm)].map((x) => x[1]!);
     expect(names.filter((n) => n.startsWith("process_")).sort()).toEqual([

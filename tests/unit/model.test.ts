@@ -1,4 +1,5 @@
 // Covers src/status/model.ts (podPhases, podsOf, serviceStatus), lockFromLease (kube/lock.ts), wireStatus (http/render.ts) and src/status/selector.ts.
+import type { ServiceStatus } from "../../src/status/model.ts";
 import { describe, expect, test } from "bun:test";
 import type { V1LabelSelector } from "@kubernetes/client-node";
 import type { Deployment, Lease, Pod } from "../../src/kube/types.ts";
@@ -204,11 +205,29 @@ describe("serviceStatus and wireStatus", () => {
     expect(Object.keys(wire)).toEqual(expect.arrayContaining(["kind_namespace_name", "status", "is_locked"]));
     expect(wire.kind_namespace_name).toEqual({ kind: "Deployment", namespace: "shop", name: "web" });
     expect(Object.keys(wire.kind_namespace_name).sort()).toEqual(["kind", "name", "namespace"]);
-    expect(wire.status.message).toBe('deployment "web" successfully rolled out');
+    // The original's meaning: empty when all is well; the kubectl-style text in its own field.
+    expect(wire.status.message).toBe("");
+    expect(wire.status.rollout_message).toBe('deployment "web" successfully rolled out');
     expect(wire.status.pod_status).toEqual({ Running: 1, Pending: 1 });
     expect(wire.status.last_restart).toBe("2025-03-01T09:59:00Z");
     expect(wire.is_locked).toBe(true);
     expect(wire.lock).toEqual({ since: "2025-03-01T10:00:00.000Z", expires_at: "2025-03-01T10:05:00.000Z", user: "alice" });
+  });
+
+  test("wireStatus: message carries the problem for failed, missing and unknown, and is empty otherwise", () => {
+    const base = serviceStatus(key, w, pods, undefined, NOW, 300);
+    const cases: [ServiceStatus["rollout"], string][] = [
+      ["complete", ""],
+      ["progressing", ""],
+      ["paused", ""],
+      ["failed", "the text"],
+      ["missing", "the text"],
+      ["unknown", "the text"],
+    ];
+    for (const [rollout, message] of cases) {
+      const wire = wireStatus({ ...base, rollout, message: "the text" });
+      expect([rollout, wire.status.message, wire.status.rollout_message]).toEqual([rollout, message, "the text"]);
+    }
   });
 
   test("pods_ready counts this workload's Ready pods that are not terminating, straight from the pods", () => {

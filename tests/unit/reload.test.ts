@@ -32,6 +32,7 @@ function fakeView(): ClusterView & { scopes: WatchScope[][]; fire(s: ChangeScope
     onForbidden: () => {},
     synced: () => true,
     disconnected: () => [],
+    watches: () => [],
     setScopes: (s) => void scopes.push(s),
     start: async () => {},
     stop: () => {},

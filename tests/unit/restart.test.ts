@@ -36,6 +36,7 @@ function fakeDeps(o: Partial<RestartDeps> = {}) {
     workload: (s) => (s.kind === "Deployment" ? liveDeployment() : ({ metadata: { name: s.name, namespace: s.namespace, generation: 1 } } as Workload)),
     lease: () => undefined,
     acquire: async (s, holder, user, current) => (rec("acquire", s, holder, user, current), true),
+    heldLock: async (s) => (rec("heldLock", s), null),
     setGeneration: async (s, holder, gen, uid) => rec("setGeneration", s, holder, gen, uid),
     release: async (s, holder) => rec("release", s, holder),
     patch: async (s, at, user) => {
@@ -196,9 +197,22 @@ describe("restartWorkload", () => {
   test("lock not acquired → locked and no patch", async () => {
     const { deps, called } = fakeDeps({ acquire: async () => false });
     const r = await restartWorkload(deps, req());
-    expect(r).toMatchObject({ ok: false, reason: "locked", detail: "a restart of Deployment shop/web is already in progress" });
+    expect(r).toMatchObject({ ok: false, reason: "locked", detail: "a restart of Deployment shop/web is already in progress", retryAfterSec: 5 });
     expect(called("patch")).toHaveLength(0);
     expect(called("release")).toHaveLength(0);
+  });
+
+  test("locked → the answer names the holder, since and expiry, from the cache or else from the store; Retry-After until expiry, at most 60 s", async () => {
+    const held = { holder: "pod-b/req-9", user: "bob", since: "2025-03-01T09:59:50.000Z", expiresAt: "2025-03-01T10:00:20.000Z" };
+    const fromStore = fakeDeps({ acquire: async () => false, heldLock: async () => held });
+    const r = await restartWorkload(fromStore.deps, req());
+    expect(r).toMatchObject({ ok: false, reason: "locked", retryAfterSec: 20, lock: { user: "bob", since: held.since, expiresAt: held.expiresAt } });
+    if (!r.ok) expect(r.detail).toBe("a restart of Deployment shop/web is already in progress (by bob since 2025-03-01T09:59:50.000Z; the lock expires at 2025-03-01T10:00:20.000Z at the latest)");
+    const lease = { metadata: { annotations: { "k8s-restart-app.k8scope.io/user": "carol" } }, spec: { holderIdentity: "x", leaseDurationSeconds: 300, acquireTime: "2025-03-01T09:59:00.000Z" as never, renewTime: "2025-03-01T09:59:00.000Z" as never } };
+    const fromCache = fakeDeps({ acquire: async () => false, lease: () => lease });
+    const c = await restartWorkload(fromCache.deps, req());
+    expect(c).toMatchObject({ reason: "locked", retryAfterSec: 60, lock: { user: "carol", since: "2025-03-01T09:59:00.000Z", expiresAt: "2025-03-01T10:04:00.000Z" } });
+    expect(fromCache.called("heldLock")).toHaveLength(0);
   });
 
   test("acquire throws → upstream with its message", async () => {

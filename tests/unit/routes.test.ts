@@ -11,7 +11,7 @@ import { wireStatus } from "../../src/http/render.ts";
 import { auditRecord } from "../../src/restart/audit.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
 import { makeServiceSet } from "../../src/status/service-set.ts";
-import { restartOutcome } from "../../src/status/settle.ts";
+import { restartOutcome, settledState } from "../../src/status/settle.ts";
 
 const WEB: ServiceKey = { kind: "Deployment", namespace: "shop", name: "web" };
 const DB: ServiceKey = { kind: "StatefulSet", namespace: "shop", name: "db" };
@@ -59,6 +59,20 @@ function fakeHub(initial: ServiceStatus[]) {
         };
         listeners.add(l);
       }),
+    waitForSettled: (s, ms) =>
+      new Promise((resolve) => {
+        const now = settledState(current.get(serviceId(s)));
+        if (now) return resolve({ outcome: now, status: current.get(serviceId(s)) });
+        const t = setTimeout(() => resolve({ outcome: "timeout", status: current.get(serviceId(s)) }), ms);
+        const l: StatusListener = (st) => {
+          const outcome = serviceId(st.service) === serviceId(s) ? settledState(st) : undefined;
+          if (!outcome) return;
+          clearTimeout(t);
+          listeners.delete(l);
+          resolve({ outcome, status: st });
+        };
+        listeners.add(l);
+      }),
     refresh: () => {},
     updateServices: () => {},
     onRemoved: () => {},
@@ -94,7 +108,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
       },
       refuse: (req, r) => (logs.push({ level: "warn", msg: "restart", fields: { ...auditRecord(req, r) } }), r),
     },
-    ready: () => (o.ready === false ? { ready: false, detail: ["watch caches have not synced yet"] } : { ready: true, detail: [] }),
+    ready: () => (o.ready === false ? { state: "not ready", reasons: ["watch caches have not synced yet"] } : { state: "ok", reasons: [] }),
     unusable: () => o.problems ?? new Map(),
     version: "test",
     log: (level, msg, fields) => void logs.push({ level, msg, fields }),
@@ -166,8 +180,39 @@ describe("pages and API", () => {
     expect(res.headers.get("allow")).toBe("POST");
     const nf = await fetch(`${base}/nope`);
     expect(nf.status).toBe(404);
-    expect(await nf.json()).toEqual({ error: "not-found", message: "no route for GET /nope" });
+    expect(await nf.json()).toEqual({ error: "not-found", message: "no route for GET /nope", request_id: nf.headers.get("x-request-id")! });
     expect(restarts).toHaveLength(0);
+  });
+
+  test("uniform errors: 405 with Allow, 413, the websocket 400 and 404 are {error,message,request_id} JSON with X-Request-Id", async () => {
+    const { base } = await start();
+    const shape = async (res: Response, status: number, error: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      const body = await res.json();
+      expect(Object.keys(body).sort()).toEqual(["error", "message", "request_id"]);
+      expect(body.error).toBe(error);
+      expect(body.request_id).toBe(res.headers.get("x-request-id")!);
+      return body;
+    };
+    const m = await shape(await fetch(`${base}${RESTART}`), 405, "method-not-allowed");
+    expect(m.message).toContain("allowed: POST");
+    await shape(await fetch(`${base}/api/v1/service`, { method: "POST" }), 405, "method-not-allowed");
+    await shape(await fetch(`${base}${RESTART}`, { method: "POST", body: "x".repeat(70_000) }), 413, "payload-too-large");
+    await shape(await fetch(`${base}/api/v1/service/status`), 400, "bad-request");
+    const mine = await fetch(`${base}/nope`, { headers: { "X-Request-Id": "trace-42" } });
+    expect((await shape(mine, 404, "not-found")).request_id).toBe("trace-42");
+    // A request id that is not safe to echo is replaced.
+    const odd = await fetch(`${base}/nope`, { headers: { "X-Request-Id": "<script>" } });
+    expect(odd.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test("401: proxy mode does not advertise a Bearer challenge, token mode does", async () => {
+    const proxy = await start({ env: { AUTH_MODE: "proxy" } });
+    const p = await fetch(`${proxy.base}/api/v1/service`);
+    expect(p.status).toBe(401);
+    expect(p.headers.get("www-authenticate")).toBeNull();
+    expect(Object.keys(await p.json()).sort()).toEqual(["error", "message", "request_id"]);
   });
 
   test("/healthz is 200; /readyz follows ready()", async () => {
@@ -178,6 +223,9 @@ describe("pages and API", () => {
     const b = await start({ ready: false });
     const notReady = await fetch(`${b.base}/readyz`);
     expect([notReady.status, await notReady.text()]).toEqual([503, "not ready\n- watch caches have not synced yet\n"]);
+    const json = await fetch(`${b.base}/readyz?format=json`);
+    expect([json.status, await json.json()]).toEqual([503, { status: "not ready", reasons: ["watch caches have not synced yet"] }]);
+    expect(await (await fetch(`${a.base}/readyz?format=json`)).json()).toEqual({ status: "ok", reasons: [] });
   });
 });
 
@@ -318,10 +366,34 @@ describe("POST restart", () => {
     expect(text).toContain('restart_app_restarts_total{kind="Deployment",namespace="shop",name="web"} 2');
     expect(text).toContain('restart_app_build_info{version="test",commit="abc123"} 1');
     expect(text).not.toContain('restart_app_restarts_failed_total{kind="Deployment"');
-    const bad = await start({ result: { ok: false, reason: "locked", detail: "busy", service: WEB } });
-    await fetch(`${bad.base}${RESTART}`, { method: "POST" });
-    const text2 = await (await fetch(`${bad.base}/metrics`)).text();
-    expect(text2).toContain('restart_app_restarts_failed_total{kind="Deployment",namespace="shop",name="web"} 1');
+    expect(text).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="restarted"} 2');
+    // A refusal (423) is not a failed restart, as in the original; it is counted by outcome.
+    const locked = await start({ result: { ok: false, reason: "locked", detail: "busy", service: WEB } });
+    await fetch(`${locked.base}${RESTART}`, { method: "POST" });
+    const text2 = await (await fetch(`${locked.base}/metrics`)).text();
+    expect(text2).not.toContain('restart_app_restarts_failed_total{kind="Deployment"');
+    expect(text2).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="locked"} 1');
+    const failed = await start({ result: { ok: false, reason: "upstream", detail: "patch failed", service: WEB } });
+    await fetch(`${failed.base}${RESTART}`, { method: "POST" });
+    const text3 = await (await fetch(`${failed.base}/metrics`)).text();
+    expect(text3).toContain('restart_app_restarts_failed_total{kind="Deployment",namespace="shop",name="web"} 1');
+    expect(text3).toContain('restart_app_restart_requests_total{kind="Deployment",namespace="shop",name="web",outcome="upstream"} 1');
+    // A request refused before the flow names no configured service: empty labels, bounded cardinality.
+    await fetch(`${failed.base}${RESTART}`, { method: "POST", headers: { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" } });
+    expect(await (await fetch(`${failed.base}/metrics`)).text()).toContain('restart_app_restart_requests_total{kind="",namespace="",name="",outcome="forbidden"} 1');
+  });
+
+  test("/metrics times a restart's rollout until it settles; the connected watchers gauge has no labels", async () => {
+    const a = await start();
+    await fetch(`${a.base}${RESTART}`, { method: "POST" });
+    a.push(status(WEB, { lastRestart: "2025-03-01T10:00:00Z", rollout: "complete", message: "done" }));
+    const c = await connect(`${a.ws}/api/v1/service/status`);
+    await c.opened;
+    const text = await (await fetch(`${a.base}/metrics`)).text();
+    expect(text).toContain('restart_app_rollout_duration_seconds_count{kind="Deployment",outcome="complete"} 1');
+    expect(text).toMatch(/^restart_app_connected_status_watchers 1$/m);
+    expect(text).toContain('restart_app_service_status_watchers{kind="Deployment",namespace="shop",name="web"} 1');
+    c.ws.close();
   });
 });
 
@@ -354,7 +426,7 @@ describe("websockets", () => {
     const first = c.messages.map((m) => JSON.parse(m));
     expect(first).toEqual([wireStatus(status(WEB)), wireStatus(status(DB))]);
     expect(Object.keys(first[0]).slice(0, 3)).toEqual(["kind_namespace_name", "status", "is_locked"]);
-    expect(first[0].status).toMatchObject({ message: 'deployment "web" successfully rolled out', pod_status: { Running: 2 }, last_restart: "2025-03-01T10:00:00Z" });
+    expect(first[0].status).toMatchObject({ message: "", rollout_message: 'deployment "web" successfully rolled out', pod_status: { Running: 2 }, last_restart: "2025-03-01T10:00:00Z" });
 
     const changed = status(WEB, { rollout: "progressing", message: "Waiting for 1 pods", podStatus: { Running: 2, Pending: 1 } });
     push(changed);
@@ -372,7 +444,7 @@ describe("websockets", () => {
     push(status(DB, { message: "db changed" }));
     await until("db change", () => c.messages.length === 2);
     await Bun.sleep(20);
-    expect(c.messages.map((m) => JSON.parse(m).status.message)).toEqual(['statefulset "db" successfully rolled out', "db changed"]);
+    expect(c.messages.map((m) => JSON.parse(m).status.rollout_message)).toEqual(['statefulset "db" successfully rolled out', "db changed"]);
     c.ws.close();
   });
 
@@ -590,10 +662,10 @@ describe("websocket memory bounds on the listener (issue 15 #17)", () => {
   });
 });
 
-describe("restart_app_connected_status_watchers with shared plans (issue 15 #17)", () => {
+describe("restart_app_service_status_watchers with shared plans (issue 15 #17)", () => {
   test("counts every socket per service, shared-plan and single-service alike, and goes down on close", async () => {
     const { ws: wsBase, base } = await start();
-    const value = async (name: string) => Number(new RegExp(`restart_app_connected_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? -1);
+    const value = async (name: string) => Number(new RegExp(`restart_app_service_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? -1);
     const a = connect(`${wsBase}/api/v1/service/status`);
     const b = connect(`${wsBase}/ui/status`);
     const c = connect(`${wsBase}/api/v1/service/Deployment/shop/web/status`);
@@ -677,7 +749,7 @@ describe("open sockets follow the service set (shared plans rebuilt, issue 12 ×
 
   test("a viewer who may no longer see a service loses it; the watcher gauge follows", async () => {
     const { ws: wsBase, base, services } = await start({ env: { AUTH_MODE: "proxy" } });
-    const value = async (name: string) => Number(new RegExp(`restart_app_connected_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`, { headers: { "X-Forwarded-User": "carol" } })).text())?.[1] ?? -1);
+    const value = async (name: string) => Number(new RegExp(`restart_app_service_status_watchers\\{[^}]*name="${name}"[^}]*\\} (\\d+)`).exec(await (await fetch(`${base}/metrics`, { headers: { "X-Forwarded-User": "carol" } })).text())?.[1] ?? -1);
     const carol = connect(`${wsBase}/api/v1/service/status`, { headers: { "X-Forwarded-User": "carol" } });
     await carol.opened;
     await until("carol's full state", () => carol.messages.length === 3);
@@ -688,5 +760,83 @@ describe("open sockets follow the service set (shared plans rebuilt, issue 12 ×
     expect(await value("agent")).toBe(0);
     expect(await value("web")).toBe(1);
     carol.ws.close();
+  });
+});
+
+describe("?wait with Accept: application/x-ndjson", () => {
+  test("a quiet rollout still sends a line every WATCH_INTERVAL, then the outcome line", async () => {
+    const a = await start({ env: { WATCH_INTERVAL: "1" } });
+    a.push(status(WEB, { rollout: "progressing", message: "Waiting" }));
+    const res = await fetch(`${a.base}/api/v1/service/Deployment/shop/web?wait=3`, { headers: { Accept: "application/x-ndjson" } });
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+    // The current status at once, a repeat each quiet second, the outcome last.
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.slice(0, -1).every((l) => l.status.rollout === "progressing")).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ status: "timeout", error: "rollout-timeout", service: WEB });
+  });
+});
+
+describe("LOG_LEVEL=debug access lines", () => {
+  test("one debug line per API request with method, path, status, duration and the request id; none for the page's assets or health", async () => {
+    const a = await start();
+    const res = await fetch(`${a.base}/api/v1/service/Deployment/shop/nope`, { headers: { "X-Request-Id": "abc-1" } });
+    await fetch(`${a.base}/healthz`);
+    const lines = a.logs.filter((l) => l.msg === "request");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "debug", fields: { method: "GET", path: "/api/v1/service/Deployment/shop/nope", status: res.status, request_id: "abc-1" } });
+    expect(typeof lines[0]!.fields!.ms).toBe("number");
+  });
+});
+
+describe("the JSON stream's WATCH_INTERVAL re-send through the shared topics (issue 10 × issue 15 #17)", () => {
+  test("every JSON socket, shared-plan and single-service alike, gets each status again each interval; the page's stream stays change-only", async () => {
+    const { ws: wsBase } = await start({ env: { WATCH_INTERVAL: "1" } });
+    const all = connect(`${wsBase}/api/v1/service/status`);
+    const one = connect(`${wsBase}/api/v1/service/Deployment/shop/web/status`);
+    const page = connect(`${wsBase}/ui/status`);
+    await Promise.all([all.opened, one.opened, page.opened]);
+    await until("full state", () => all.messages.length === 2 && one.messages.length === 1 && page.messages.length > 0);
+    const pageAt = page.messages.length;
+    await until("two re-sends", () => all.messages.length >= 6 && one.messages.length >= 3, 4000);
+    expect(all.messages.slice(2, 4).map((m) => JSON.parse(m).kind_namespace_name.name).sort()).toEqual(all.messages.slice(0, 2).map((m) => JSON.parse(m).kind_namespace_name.name).sort());
+    expect(one.messages.every((m) => m === one.messages[0])).toBe(true);
+    expect(page.messages.length).toBe(pageAt);
+    for (const c of [all, one, page]) c.ws.close();
+  });
+});
+
+describe("issue 10's JSON features follow issue 12's service set", () => {
+  const CACHE: ServiceKey = { kind: "Deployment", namespace: "shop", name: "cache" };
+  const NEXT: ConfigFile = { services: [{ ...WEB }, { ...CACHE }, { ...AGENT }] };
+
+  test("the WATCH_INTERVAL re-send follows a service-set change: the added service is re-sent, the removed one no longer", async () => {
+    const { ws: wsBase, push, services } = await start({ env: { WATCH_INTERVAL: "1" } });
+    const all = connect(`${wsBase}/api/v1/service/status`);
+    await all.opened;
+    await until("full state", () => all.messages.length >= 2);
+    push(status(CACHE));
+    services.replace(NEXT);
+    await until("removal and addition", () => all.messages.some((m) => JSON.parse(m).removed) && all.messages.some((m) => JSON.parse(m).kind_namespace_name.name === "cache"));
+    await Bun.sleep(1200);
+    const at = all.messages.length;
+    await until("a whole re-send round after the change", () => all.messages.length >= at + 6, 4000);
+    const resent = all.messages.slice(at).map((m) => JSON.parse(m));
+    expect(new Set(resent.map((m) => m.kind_namespace_name.name))).toEqual(new Set(["web", "cache", "agent"]));
+    expect(resent.some((m) => m.kind_namespace_name.name === "db" || m.removed)).toBe(false);
+    all.ws.close();
+  });
+
+  test("the snapshot reads the current set: an added service answers, a removed one is not found", async () => {
+    const { base, push, services } = await start();
+    expect((await fetch(`${base}/api/v1/service/Deployment/shop/cache`)).status).toBe(404);
+    push(status(CACHE));
+    services.replace(NEXT);
+    const added = await fetch(`${base}/api/v1/service/Deployment/shop/cache`);
+    expect(added.status).toBe(200);
+    expect(await added.json()).toEqual(wireStatus(status(CACHE)));
+    const gone = await fetch(`${base}/api/v1/service/StatefulSet/shop/db`);
+    expect(gone.status).toBe(404);
+    expect((await gone.json()).error).toBe("not-found");
   });
 });
