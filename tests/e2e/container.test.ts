@@ -87,7 +87,15 @@ describe("the image (make image: the Dockerfile built by podman)", () => {
     expect(out).toBe(`k8s-restart-app ${VERSION} (commit ${imageConfig(tag).Labels["org.opencontainers.image.revision"]})`);
   });
 
-  // --help is not implemented by the binary yet (another change adds it); its check lands with it.
+  test("--help prints the usage (subcommands, every variable, the docs) and exits 0; an unknown argument exits 2 with it", () => {
+    const help = Bun.spawnSync([PODMAN, "run", "--rm", ...HARDENED, tag, "--help"], { stdout: "pipe", stderr: "pipe" });
+    expect(help.exitCode).toBe(0);
+    const text = help.stdout.toString();
+    for (const want of ["rbac", "LISTEN_ADDRESS", "CONFIG_FILE_PATH", "SERVICE_ACCOUNT_DIR", "https://"]) expect(text).toContain(want);
+    const bad = Bun.spawnSync([PODMAN, "run", "--rm", ...HARDENED, tag, "--bogus"], { stdout: "pipe", stderr: "pipe" });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.toString() + bad.stdout.toString()).toContain("LISTEN_ADDRESS");
+  });
 
   test("holds no shell: /bin/sh cannot be started in it", () => {
     const r = Bun.spawnSync([PODMAN, "run", "--rm", ...HARDENED, "--entrypoint", "/bin/sh", tag, "-c", "true"], { stdout: "pipe", stderr: "pipe" });
