@@ -10,6 +10,8 @@ import { readFileSync } from "node:fs";
 const [url, nArg] = process.argv.slice(2);
 const N = Number(nArg);
 const BATCH = Number(process.env.FANOUT_BATCH ?? 500);
+/** A socket counts as connected once it has this many frames: 1 for one service, the service count for the full-state stream. */
+const FULL = Number(process.env.FANOUT_FULL ?? 1);
 if (!url || !(N > 0)) throw new Error("usage: bun bench/fanout-client.ts <ws url> <N>");
 const limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1] ?? 0);
 if (limit < N + 64) throw new Error(`open-file limit ${limit} is too low for ${N} sockets (raise it with ulimit -n / prlimit)`);
@@ -33,8 +35,10 @@ for (let i = 0; i < N; i += BATCH) {
         const ws = new WebSocket(url);
         sockets[idx] = ws;
         let first = true;
+        let frames = 0;
         ws.onmessage = (e) => {
           if (first) {
+            if (++frames < FULL) return;
             first = false;
             res();
             return;

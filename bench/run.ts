@@ -1,6 +1,6 @@
 // Bench entry point: runs the chosen scenarios against the real control plane, prints one table, writes bench/results/<scenario>.json.
 //
-// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers footprint]
+// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers footprint scale scale-stress]
 // (no argument = all, in that order). APP_BIN=dist/k8s-restart-app skips the build.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -13,6 +13,7 @@ import { fanout } from "./scenarios/fanout.ts";
 import { footprint } from "./scenarios/footprint.ts";
 import { slowReaders } from "./scenarios/slow-readers.ts";
 import { startupAtScale } from "./scenarios/startup-at-scale.ts";
+import { scale, scaleStress } from "./scenarios/scale.ts";
 import { statusLatency } from "./scenarios/status-latency.ts";
 
 const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
@@ -23,6 +24,8 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   "startup-at-scale": startupAtScale,
   "slow-readers": slowReaders,
   footprint,
+  scale,
+  "scale-stress": scaleStress,
 };
 
 const chosen = process.argv.slice(2);
