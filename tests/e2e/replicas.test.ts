@@ -25,7 +25,11 @@ beforeAll(async () => {
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
   await kubectl(["-n", LOCK_NS, "delete", "lease", LEASE, "--ignore-not-found", "--wait=true"]);
   await freshNamespace(NS);
-  await applyDocs([deploymentDoc(NS, "rr-web", {}, 2)]);
+  // minReadySeconds makes each rollout last seconds, so the lock is still held when the test
+  // reads the Lease and kills its holder (on kwok a plain rollout settles in a few hundred ms).
+  const web = deploymentDoc(NS, "rr-web", {}, 2);
+  (web.spec as Record<string, unknown>).minReadySeconds = 4;
+  await applyDocs([web]);
   await waitRollout("Deployment", NS, "rr-web");
   const env = { RATE_LIMIT_PER_MINUTE: "0", LOCK_NAMESPACE: LOCK_NS };
   [a, b] = await Promise.all([startApp({ services, env }), startApp({ services, env })]);
