@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   // A service the app may not even list/watch is left out of the watches: one forbidden
   // namespace must not keep every other service from syncing.
   const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local, missingDetails: access.missingDetails });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log });

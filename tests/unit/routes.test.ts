@@ -45,6 +45,8 @@ function fakeHub(initial: ServiceStatus[]) {
     },
     onConnection: () => {},
     stale: () => [],
+    details: () => ({ pods: [], events: [], history: [], gaps: [] }),
+    onTouched: () => () => {},
     // As the real hub: resolves on the first status that shows this restart finished.
     waitForRestart: (s, at, ms) =>
       new Promise((resolve) => {
