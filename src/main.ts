@@ -8,6 +8,7 @@ import { type AccessReport, accessDetail, checkAccess, NO_PROBLEMS, readiness } 
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
+import { clusterNameFor } from "./kube/cluster-name.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
 import { type Logger, makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
@@ -49,7 +50,8 @@ async function main(): Promise<void> {
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log });
   const accessLines = accessDetail(access, accessError, !!locks.local);
 
-  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, ready: () => readiness(view, accessLines) });
+  const clusterName = clusterNameFor(env.clusterName, kc, env.kubeConfigPath === "");
+  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, clusterName, unusable: () => access.unusable, ready: () => readiness(view, accessLines) });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
     monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version });
 

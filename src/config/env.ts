@@ -22,6 +22,8 @@ export interface Env {
   trustedOrigins: string[];
   /** Restarts allowed per user (or per address when anonymous) per minute; 0 disables the limit. */
   rateLimitPerMinute: number;
+  /** CLUSTER_NAME for the header and title; undefined ⇒ the kubeconfig context's cluster (none in-cluster). */
+  clusterName: string | undefined;
 }
 
 export interface AuthSettings {
@@ -93,6 +95,15 @@ function authSettings(src: Source): AuthSettings {
   return { mode, tokensFile, userHeaders, groupsHeaders };
 }
 
+/** CLUSTER_NAME: free text for people, but one short line of printable characters. */
+function clusterName(src: Source): string | undefined {
+  const v = src.CLUSTER_NAME;
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (t.length > 63 || /[\u0000-\u001f\u007f]/.test(t)) throw new ConfigError(`CLUSTER_NAME: expected one line of at most 63 characters, got ${JSON.stringify(v)}`);
+  return t;
+}
+
 /** Parses Go-style listen addresses: ":8080", "0.0.0.0:8080", "127.0.0.1:9000", "[::1]:8080". */
 export function parseListenAddress(raw: string, name = "LISTEN_ADDRESS"): { hostname: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(raw.trim());
@@ -132,5 +143,6 @@ export function parseEnv(src: Source): Env {
     auth: authSettings(src),
     trustedOrigins: origins(src, "TRUSTED_ORIGINS"),
     rateLimitPerMinute: positiveInt(src, "RATE_LIMIT_PER_MINUTE", 10, 100_000, 0),
+    clusterName: clusterName(src),
   };
 }

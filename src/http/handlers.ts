@@ -7,7 +7,7 @@ import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Identify } from "./identify.ts";
-import type { WsData } from "./live.ts";
+import type { Stream, WsData } from "./live.ts";
 import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
@@ -18,9 +18,10 @@ export interface HandlerDeps {
   metrics: Metrics;
   identify: Identify;
   version: string;
+  clusterName: string;
   unusable(): Map<string, string[]>;
   ready(): { ready: boolean; detail: string[] };
-  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number]): Response | undefined;
+  upgrade(req: Request, server: Server<WsData>, stream: Stream, only?: ConfigFile["services"][number]): Response | undefined;
 }
 
 export function makeHandlers(d: HandlerDeps) {
@@ -31,7 +32,8 @@ export function makeHandlers(d: HandlerDeps) {
     if (who instanceof Response) return who;
     const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
     const banners = staleBanner(d.hub.stale(), false) + accessBanner(d.unusable());
-    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version }));
+    const query = new URL(req.url).searchParams.get("q") ?? "";
+    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query }));
   };
 
   const list: Handler = (req) => {

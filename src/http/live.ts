@@ -8,16 +8,23 @@ import type { StatusHub } from "../status/hub.ts";
 import type { ServiceStatus } from "../status/model.ts";
 import type { Identify } from "./identify.ts";
 import { renderState, staleBanner, wireStatus } from "./render.ts";
+import { renderDetailsBody } from "./render-details.ts";
 import { json } from "./respond.ts";
 import { crossSiteRefusal } from "./security.ts";
 
-/** The two streams: the original's JSON messages, and HTML fragments for the page. */
-export type Stream = "json" | "html";
+/** The streams: the original's JSON messages, HTML fragments for the page, and one open details panel. */
+export type Stream = "json" | "html" | "details";
 
 /** What a socket subscribes to; the topic string is derived, never compared as UI text. */
-type Topic = { stream: "json"; service: string } | { stream: "html"; service: string; audience: Audience } | { stream: "banner" };
+type Topic =
+  | { stream: "json"; service: string }
+  | { stream: "html"; service: string; audience: Audience }
+  | { stream: "banner" }
+  // Details go only to sockets of open panels: the list stream stays as lean as before.
+  | { stream: "details"; service: string };
 
-const topicName = (t: Topic): string => (t.stream === "json" ? `json:${t.service}` : t.stream === "html" ? `html:${t.service}:${t.audience}` : "html:banner");
+const topicName = (t: Topic): string =>
+  t.stream === "json" ? `json:${t.service}` : t.stream === "html" ? `html:${t.service}:${t.audience}` : t.stream === "details" ? `details:${t.service}` : "html:banner";
 
 export type WsData = { stream: Stream; topics: string[]; services: ServiceEntry[]; identity: Identity };
 
@@ -32,6 +39,8 @@ export interface LiveDeps {
 }
 
 const watcherLabels = (s: ServiceEntry) => ({ kind: s.kind, namespace: s.namespace, name: s.name });
+/** A details panel is not a status watcher (the card beside it already counts). */
+const watched = (ws: ServerWebSocket<WsData>) => (ws.data.stream === "details" ? [] : ws.data.services);
 
 /** Bun's websocket callbacks: subscribe on open, send the full state, count watchers. */
 function socketHandler(heartbeatSec: number, metrics: Metrics, sockets: Set<ServerWebSocket<WsData>>, sendFullState: (ws: ServerWebSocket<WsData>) => void): WebSocketHandler<WsData> {
@@ -44,13 +53,13 @@ function socketHandler(heartbeatSec: number, metrics: Metrics, sockets: Set<Serv
     open(ws) {
       sockets.add(ws);
       for (const t of ws.data.topics) ws.subscribe(t);
-      for (const s of ws.data.services) metrics.watchers.inc(watcherLabels(s));
+      for (const s of watched(ws)) metrics.watchers.inc(watcherLabels(s));
       sendFullState(ws);
     },
     message() {},
     close(ws) {
       sockets.delete(ws);
-      for (const s of ws.data.services) metrics.watchers.dec(watcherLabels(s));
+      for (const s of watched(ws)) metrics.watchers.dec(watcherLabels(s));
     },
   };
 }
@@ -68,7 +77,7 @@ function upgrade({ env, config, identify }: LiveDeps, req: Request, server: Serv
   if (only && !mayView(config, only, who)) return json({ error: "not-found", message: notListed(only.kind, only.namespace, only.name) }, 404);
   const services = only ? [only] : config.services.filter((e) => mayView(config, e, who));
   const topics: Topic[] = services.map((s) =>
-    stream === "json" ? { stream, service: serviceId(s) } : { stream, service: serviceId(s), audience: audienceOf(config, s, who) },
+    stream === "html" ? { stream, service: serviceId(s), audience: audienceOf(config, s, who) } : { stream, service: serviceId(s) },
   );
   if (stream === "html") topics.push({ stream: "banner" });
   if (server.upgrade(req, { data: { stream, topics: topics.map(topicName), services, identity: who } })) return undefined;
@@ -81,9 +90,12 @@ export function makeLive(deps: LiveDeps) {
   const card = (s: ServiceStatus | undefined, entry: ServiceKey, audience: Audience, oob: boolean) =>
     renderState(s, entry, refusalFor(audience, entry, unusable().get(serviceId(entry))), oob);
 
+  const details = (s: ServiceKey) => renderDetailsBody(hub.details(s), Date.now());
+
   // The page may have been open for a while (or the tab hidden): every open gets everything.
   function sendFullState(ws: ServerWebSocket<WsData>): void {
     const { stream, services, identity } = ws.data;
+    if (stream === "details") return void ws.send(details(services[0]!));
     if (stream === "json") {
       for (const s of services) {
         const st = hub.current(s);
@@ -109,6 +121,7 @@ export function makeLive(deps: LiveDeps) {
       publish({ stream: "json", service }, () => JSON.stringify(wireStatus(s)));
       for (const audience of ["may-restart", "not-allowed"] as const) publish({ stream: "html", service, audience }, () => card(s, s.service, audience, true));
     });
+    publishDetails(server, hub, details);
     hub.onConnection((stale) => {
       metrics.watchConnected.set(stale.length ? 0 : 1);
       server.publish(topicName({ stream: "banner" }), staleBanner(stale, true));
@@ -122,4 +135,23 @@ export function makeLive(deps: LiveDeps) {
     /** Closes every socket (1001 on shutdown, so htmx reconnects to the next instance). */
     closeAll: (code: number, reason: string) => sockets.forEach((ws) => ws.close(code, reason)),
   };
+}
+
+/** Re-renders the details of touched services that have an open panel, and sends them when they changed. */
+function publishDetails(server: Server<WsData>, hub: StatusHub, render: (s: ServiceKey) => string): void {
+  const last = new Map<string, string>();
+  hub.onTouched((batch) => {
+    for (const s of batch) {
+      const id = serviceId(s);
+      const name = topicName({ stream: "details", service: id });
+      if (server.subscriberCount(name) === 0) {
+        last.delete(id);
+        continue;
+      }
+      const body = render(s);
+      if (last.get(id) === body) continue;
+      last.set(id, body);
+      server.publish(name, body);
+    }
+  });
 }

@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
+import { makeDetailsHandlers } from "./details.ts";
 import { makeHandlers } from "./handlers.ts";
 import { makeIdentify } from "./identify.ts";
 import { makeLive, type WsData } from "./live.ts";
@@ -24,6 +25,8 @@ export interface AppDeps {
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
   version: string;
+  /** CLUSTER_NAME, shown in the header and title ("" shows none). */
+  clusterName: string;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -56,7 +59,7 @@ function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<neve
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler): Route[] {
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, details: ReturnType<typeof makeDetailsHandlers>): Route[] {
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
     { path: "/", GET: h.page },
@@ -70,6 +73,10 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/ui/status", GET: stream("html") },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
     { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
+    { path: "/service/:kind/:namespace/:name", GET: details.page },
+    { path: "/ui/service/:kind/:namespace/:name/status", GET: details.stream },
+    { path: "/ui/service/:kind/:namespace/:name/details", GET: details.fragment },
+    { path: "/ui/service/:kind/:namespace/:name/details/live", GET: details.live },
   ];
 }
 
@@ -102,8 +109,9 @@ export function startServer(deps: AppDeps): App {
   const identify = makeIdentify(deps.authn);
   const live = makeLive({ env, config, hub, metrics, identify, unusable: deps.unusable });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify });
-  const h = makeHandlers({ config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade });
-  const answer = guarded(deps.log, router(routeTable(h, live, restart)));
+  const shared = { config, hub, identify, version: deps.version, clusterName: deps.clusterName, unusable: deps.unusable, upgrade: live.upgrade };
+  const h = makeHandlers({ ...shared, metrics, ready: deps.ready });
+  const answer = guarded(deps.log, router(routeTable(h, live, restart, makeDetailsHandlers(shared))));
   const server = listening("LISTEN_ADDRESS", env.listen, () =>
     Bun.serve<WsData>({
       hostname: env.listen.hostname,

@@ -80,6 +80,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
   const deps: AppDeps = {
     env,
+    clusterName: "test-cluster",
     config: CONFIG,
     hub,
     metrics,
@@ -367,7 +368,7 @@ describe("websockets", () => {
     const c = connect(`${wsBase}/ui/status`);
     await c.opened;
     await until("full state", () => c.messages.length === 1);
-    expect(c.messages[0]).toContain('id="state-deployment_shop_web" data-rollout="complete" data-locked="false" hx-swap-oob="true"');
+    expect(c.messages[0]).toMatch(/id="state-deployment_shop_web" data-rollout="complete" data-locked="false"[^>]* hx-swap-oob="true"/);
     expect(c.messages[0]).toContain('id="state-statefulset_shop_db"');
     c.ws.close();
   });
