@@ -7,7 +7,7 @@ import type { StatusHub } from "../status/hub.ts";
 import type { Identify } from "./identify.ts";
 import type { Stream, WsData } from "./live.ts";
 import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
-import { renderDetails } from "./render-details.ts";
+import { renderDetails, wireDetails } from "./render-details.ts";
 import { html, json, STATUS } from "./respond.ts";
 import type { Handler, Params } from "./router.ts";
 
@@ -20,6 +20,8 @@ export interface DetailsDeps {
   unusable(): Map<string, string[]>;
   upgrade(req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry): Response | undefined;
 }
+
+const wantsJson = (req: Request) => /application\/json/.test(req.headers.get("accept") ?? "") && !req.headers.get("hx-request");
 
 export function makeDetailsHandlers(d: DetailsDeps) {
   /** The configured service the caller may see, or the answer to give instead (a hidden one is "not listed"). */
@@ -35,9 +37,13 @@ export function makeDetailsHandlers(d: DetailsDeps) {
     return { entry: found.entry, who };
   };
 
+  // The same details as JSON for scripts that ask for it (Accept: application/json); the page gets the fragment.
   const fragment: Handler = (req, p) => {
     const v = visible(req, p);
-    return v instanceof Response ? v : html(renderDetails(v.entry, d.hub.details(v.entry), Date.now()));
+    if (v instanceof Response) return v;
+    const details = d.hub.details(v.entry);
+    if (wantsJson(req)) return json(wireDetails(details));
+    return html(renderDetails(v.entry, details, Date.now()));
   };
 
   const live: Handler = (req, p, server) => {
