@@ -8,7 +8,7 @@ import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Identify } from "./identify.ts";
 import type { Stream, WsData } from "./live.ts";
-import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import { accessBanner, detailsBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
 
@@ -31,7 +31,7 @@ export function makeHandlers(d: HandlerDeps) {
     const who = d.identify(req);
     if (who instanceof Response) return who;
     const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
-    const banners = staleBanner(d.hub.stale(), false) + accessBanner(d.unusable());
+    const banners = staleBanner(d.hub.stale(), false) + accessBanner(d.unusable()) + detailsBanner(d.hub.detailGaps());
     const query = new URL(req.url).searchParams.get("q") ?? "";
     return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query }));
   };

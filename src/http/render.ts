@@ -4,6 +4,7 @@ import accessItemRaw from "../../templates/access-item.html" with { type: "text"
 import bannerRaw from "../../templates/banner.html" with { type: "text" };
 import clusterNameRaw from "../../templates/cluster-name.html" with { type: "text" };
 import countsRaw from "../../templates/counts.html" with { type: "text" };
+import detailsBannerRaw from "../../templates/details-banner.html" with { type: "text" };
 import emptyRaw from "../../templates/empty.html" with { type: "text" };
 import flashRaw from "../../templates/flash.html" with { type: "text" };
 import groupRaw from "../../templates/group.html" with { type: "text" };
@@ -32,6 +33,7 @@ const T = {
   banner: tpl(bannerRaw),
   clusterName: tpl(clusterNameRaw),
   counts: tpl(countsRaw),
+  detailsBanner: tpl(detailsBannerRaw),
   empty: tpl(emptyRaw),
   flash: tpl(flashRaw),
   group: tpl(groupRaw),
@@ -230,6 +232,11 @@ export interface PageView {
   stream?: string;
   /** What the page shows, for the title ("Restart services" or the one service). */
   heading?: string;
+}
+
+/** Operators' note when the app may not read Events or revisions; nothing when it may. */
+export function detailsBanner(gaps: string[]): string {
+  return gaps.length ? renderBanner("details", "warn", fill(T.detailsBanner, { gaps: gaps.join(", ") }), false) : "";
 }
 
 export function renderPage(v: PageView): string {

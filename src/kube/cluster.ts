@@ -117,7 +117,7 @@ function ownerScope(namespace: string, o: Owned): ChangeScope | undefined {
 }
 
 /** An Event changed: the workload it is about, through its ReplicaSet, or the pod (by its labels). */
-function eventScope(
+export function eventScope(
   namespace: string,
   e: KubeEvent,
   podLabels: (ns: string, name: string) => Record<string, string> | undefined,

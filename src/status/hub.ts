@@ -38,6 +38,8 @@ export interface StatusHub {
   onStatus(l: StatusListener): () => void;
   onConnection(l: (stale: string[]) => void): void;
   stale(): string[];
+  /** Detail reads the app may not do ("events in shop"): the operators' banner. */
+  detailGaps(): string[];
   /** Resolves when the restart made at `restartedAt` has finished (settle.ts), or with "timeout" after `timeoutMs`. */
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }>;
   /** Pods, Events and history of one service, read now (for the details panel and the snapshot). */
@@ -139,6 +141,10 @@ class Hub implements StatusHub {
 
   stale(): string[] {
     return this.view.disconnected();
+  }
+
+  detailGaps(): string[] {
+    return this.view.detailGaps();
   }
 
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }> {

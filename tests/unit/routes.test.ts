@@ -46,6 +46,7 @@ function fakeHub(initial: ServiceStatus[]) {
     onConnection: () => {},
     stale: () => [],
     details: () => ({ pods: [], events: [], history: [], gaps: [] }),
+    detailGaps: () => [],
     onTouched: () => () => {},
     // As the real hub: resolves on the first status that shows this restart finished.
     waitForRestart: (s, at, ms) =>
@@ -405,5 +406,54 @@ describe("websockets", () => {
     });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: "forbidden" });
+  });
+});
+
+describe("details, permalink and the cluster name", () => {
+  const DETAILS = "/ui/service/Deployment/shop/web/details";
+
+  test("the details fragment opens in place with its own live socket; JSON when asked for", async () => {
+    const { base } = await start();
+    const res = await fetch(`${base}${DETAILS}`, { headers: { "HX-Request": "true" } });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/details/live"');
+    expect(body).toContain("No pods.");
+    expect(body).not.toContain("<html");
+    const j = await fetch(`${base}${DETAILS}`, { headers: { Accept: "application/json" } });
+    expect(await j.json()).toEqual({ pods: [], events: [], history: [], missing_permissions: [] });
+  });
+
+  test("a service that is not configured, or hidden from the caller, is a 404 everywhere; a bad kind is 400", async () => {
+    const { base } = await start({ env: { AUTH_MODE: "proxy" } });
+    const bob = { "X-Forwarded-User": "bob" };
+    for (const path of ["/ui/service/DaemonSet/ops/agent/details", "/service/DaemonSet/ops/agent", "/ui/service/Deployment/shop/api/details", "/service/Deployment/shop/api"]) {
+      expect((await fetch(`${base}${path}`, { headers: bob })).status, path).toBe(404);
+    }
+    expect((await fetch(`${base}/ui/service/DaemonSet/ops/agent/details`, { headers: { "X-Forwarded-User": "carol" } })).status).toBe(200);
+    expect((await fetch(`${base}/ui/service/Pod/shop/web/details`, { headers: bob })).status).toBe(400);
+  });
+
+  test("the permalink page shows the one service with its details open, on its own stream, titled with the cluster", async () => {
+    const { base } = await start();
+    const page = await (await fetch(`${base}/service/Deployment/shop/web`)).text();
+    expect(page).toContain("<title>Deployment shop/web · test-cluster · k8s-restart-app</title>");
+    expect(page).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/status"');
+    expect(page).toContain('id="details-panel-deployment_shop_web"');
+    expect(page).not.toContain('id="svc-statefulset_shop_db"');
+    const home = await (await fetch(`${base}/?q=shop%20we`)).text();
+    expect(home).toContain("<title>Restart services · test-cluster · k8s-restart-app</title>");
+    expect(home).toContain('value="shop we"');
+  });
+
+  test("the details socket sends the panel body on open and is not counted as a status watcher", async () => {
+    const { base, ws: wsBase } = await start();
+    const c = connect(`${wsBase}${DETAILS}/live`);
+    await c.opened;
+    await until("details body", () => c.messages.length === 1);
+    expect(c.messages[0]).toContain("Restart history");
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/restart_app_connected_status_watchers\{[^}]*name="web"[^}]*\} 1/);
+    c.ws.close();
   });
 });
