@@ -59,7 +59,7 @@ describe("detail watches", () => {
     await view.start();
     view.stop();
     expect(scopes).toContainEqual({ namespace: "shop", podLabels: [{ app: "web" }] });
-    const ev = (kind: string, name: string) => ({ involvedObject: { kind, name } });
+    const ev = (kind: string, name: string) => ({ metadata: {}, involvedObject: { kind, name } });
     const rsOwner = (_ns: string, name: string) => (name === "web-abc" ? { kind: "Deployment", name: "web" } : undefined);
     const labels = (_ns: string, name: string) => (name === "web-abc-x1y2z" ? { app: "web" } : undefined);
     expect(eventScope("shop", ev("ReplicaSet", "web-abc"), labels, rsOwner)).toEqual({ namespace: "shop", workload: { kind: "Deployment", name: "web" } });
