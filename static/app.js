@@ -108,14 +108,37 @@
     }
   }
 
-  document.addEventListener("htmx:after:swap", function (e) {
+  document.addEventListener("htmx:after:swap", function () {
     var c = conn();
     if (c !== "reconnecting" && c !== "connecting") set(document.querySelector(".banner-stale") ? "stale" : "live");
-    document.querySelectorAll(".svc").forEach(speak);
-    refreshTimes(e.target && e.target.closest ? e.target.closest(".svc") || document : document);
-    var problems = document.getElementById("problems-only");
-    if (problems && problems.checked) applyFilter();
   });
+
+  // Per pushed card only (a page may hold thousands): say what changed, refresh its times, and
+  // re-judge it for "problems only".
+  function onCardsChanged(records) {
+    var cards = new Set();
+    records.forEach(function (r) {
+      r.addedNodes.forEach(function (n) {
+        if (n.nodeType === 1 && n.classList.contains("state")) cards.add(n.closest(".svc"));
+      });
+    });
+    var problems = document.getElementById("problems-only");
+    var words = (document.getElementById("filter") || { value: "" }).value.toLowerCase().split(/\s+/).filter(Boolean);
+    cards.forEach(function (card) {
+      if (!card) return;
+      speak(card);
+      refreshTimes(card);
+      if (problems && problems.checked) {
+        var text = card.getAttribute("data-search") || "";
+        var hide = !words.every(function (w) { return text.indexOf(w) >= 0; }) || !isProblem(card);
+        if (card.hidden !== hide) {
+          card.hidden = hide;
+          var g = card.closest("section.group");
+          if (g) g.hidden = g.querySelector(".svc:not([hidden])") === null;
+        }
+      }
+    });
+  }
 
   // No silent clicks: while the page is not live, Restart answers with why nothing was sent.
   document.addEventListener(
@@ -176,6 +199,8 @@
         t.textContent = "Hide details";
       }
     });
+    var main = document.getElementById("services");
+    if (main) new MutationObserver(onCardsChanged).observe(main, { childList: true, subtree: true });
     applyCompact();
     applyFilter();
     refreshTimes(document);

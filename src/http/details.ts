@@ -72,7 +72,7 @@ export function makeDetailsHandlers(d: DetailsDeps) {
         version: d.version,
         clusterName: d.clusterName,
         query: "",
-        stream: `/ui/service/${entry.kind}/${entry.namespace}/${entry.name}/status`,
+        stream: `/ui/service/${entry.kind}/${entry.namespace}/${entry.name}/status?since=${d.hub.mark()}`,
         heading: `${entry.kind} ${entry.namespace}/${entry.name}`,
       }),
     );

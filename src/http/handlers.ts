@@ -33,7 +33,8 @@ export function makeHandlers(d: HandlerDeps) {
     const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
     const banners = staleBanner(d.hub.stale(), false) + accessBanner(d.unusable()) + detailsBanner(d.hub.detailGaps());
     const query = new URL(req.url).searchParams.get("q") ?? "";
-    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query }));
+    const stream = `/ui/status?since=${d.hub.mark()}`;
+    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query, stream }));
   };
 
   const list: Handler = (req) => {

@@ -26,7 +26,8 @@ type Topic =
 const topicName = (t: Topic): string =>
   t.stream === "json" ? `json:${t.service}` : t.stream === "html" ? `html:${t.service}:${t.audience}` : t.stream === "details" ? `details:${t.service}` : "html:banner";
 
-export type WsData = { stream: Stream; topics: string[]; services: ServiceEntry[]; identity: Identity };
+/** `since`: the hub mark the page was rendered at; the socket then sends only cards changed after it. */
+export type WsData = { stream: Stream; topics: string[]; services: ServiceEntry[]; identity: Identity; since?: string };
 
 export interface LiveDeps {
   env: Env;
@@ -80,7 +81,8 @@ function upgrade({ env, config, identify }: LiveDeps, req: Request, server: Serv
     stream === "html" ? { stream, service: serviceId(s), audience: audienceOf(config, s, who) } : { stream, service: serviceId(s) },
   );
   if (stream === "html") topics.push({ stream: "banner" });
-  if (server.upgrade(req, { data: { stream, topics: topics.map(topicName), services, identity: who } })) return undefined;
+  const since = new URL(req.url).searchParams.get("since") ?? undefined;
+  if (server.upgrade(req, { data: { stream, topics: topics.map(topicName), services, identity: who, since } })) return undefined;
   return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
 }
 
@@ -103,7 +105,9 @@ export function makeLive(deps: LiveDeps) {
       }
       return;
     }
-    const parts = services.map((s) => card(hub.current(s), s, audienceOf(config, s, identity), true));
+    // A page rendered moments ago already shows every card: send only those that changed since.
+    const stale = ws.data.since ? services.filter((s) => hub.changedSince(s, ws.data.since!)) : services;
+    const parts = stale.map((s) => card(hub.current(s), s, audienceOf(config, s, identity), true));
     parts.push(staleBanner(hub.stale(), true));
     ws.send(parts.join("\n"));
   }

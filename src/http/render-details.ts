@@ -13,11 +13,10 @@ import type { ServiceKey } from "../config/file.ts";
 import type { HistoryEntry, ServiceDetails } from "../status/details.ts";
 import type { EventInfo } from "../status/events.ts";
 import type { PodInfo } from "../status/pods.ts";
-import { domId } from "./render.ts";
+import { domId, tpl } from "./render.ts";
 import { fill } from "./template.ts";
 import { ago, duration, exactUtc } from "./times.ts";
 
-const tpl = (t: unknown) => t as string;
 const T = {
   details: tpl(detailsRaw),
   body: tpl(detailsBodyRaw),

@@ -38,6 +38,10 @@ export interface StatusHub {
   onStatus(l: StatusListener): () => void;
   onConnection(l: (stale: string[]) => void): void;
   stale(): string[];
+  /** Where the hub's changes stand ("<run>.<count>"): a page rendered now asks its socket only for what changed after. */
+  mark(): string;
+  /** Whether `s` changed after `mark` (always true for a mark of another run of the app, or a malformed one). */
+  changedSince(s: ServiceKey, mark: string): boolean;
   /** Detail reads the app may not do ("events in shop"): the operators' banner. */
   detailGaps(): string[];
   /** Resolves when the restart made at `restartedAt` has finished (settle.ts), or with "timeout" after `timeoutMs`. */
@@ -89,7 +93,9 @@ class Hub implements StatusHub {
   private readonly unwatchable: Map<string, string>;
   private readonly timers: Timers;
   private readonly index: ServiceIndex;
-  private readonly currentById = new Map<string, { status: ServiceStatus; json: string }>();
+  private readonly currentById = new Map<string, { status: ServiceStatus; json: string; seq: number }>();
+  private seq = 0;
+  private readonly run = Math.random().toString(36).slice(2, 10);
   private readonly listeners = new Set<StatusListener>();
   private readonly touchedListeners = new Set<(services: ServiceKey[]) => void>();
   private readonly book: OutcomeBook = makeOutcomeBook();
@@ -141,6 +147,16 @@ class Hub implements StatusHub {
 
   stale(): string[] {
     return this.view.disconnected();
+  }
+
+  mark(): string {
+    return `${this.run}.${this.seq}`;
+  }
+
+  changedSince(s: ServiceKey, mark: string): boolean {
+    const [run, n] = mark.split(".");
+    if (run !== this.run || !/^\d+$/.test(n ?? "")) return true;
+    return (this.currentById.get(serviceId(s))?.seq ?? Infinity) > Number(n);
   }
 
   detailGaps(): string[] {
@@ -195,7 +211,7 @@ class Hub implements StatusHub {
       status.outcome = this.book.observe(status, t) ?? null;
       const json = JSON.stringify(status);
       if (this.currentById.get(serviceId(s))?.json === json) continue;
-      this.currentById.set(serviceId(s), { status, json });
+      this.currentById.set(serviceId(s), { status, json, seq: ++this.seq });
       for (const l of this.listeners) l(status);
     }
     for (const l of this.touchedListeners) l(batch);

@@ -47,6 +47,8 @@ function fakeHub(initial: ServiceStatus[]) {
     stale: () => [],
     details: () => ({ pods: [], events: [], history: [], gaps: [] }),
     detailGaps: () => [],
+    mark: () => "test.0",
+    changedSince: () => true,
     onTouched: () => () => {},
     // As the real hub: resolves on the first status that shows this restart finished.
     waitForRestart: (s, at, ms) =>
@@ -438,7 +440,7 @@ describe("details, permalink and the cluster name", () => {
     const { base } = await start();
     const page = await (await fetch(`${base}/service/Deployment/shop/web`)).text();
     expect(page).toContain("<title>Deployment shop/web · test-cluster · k8s-restart-app</title>");
-    expect(page).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/status"');
+    expect(page).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/status?since=test.0"');
     expect(page).toContain('id="details-panel-deployment_shop_web"');
     expect(page).not.toContain('id="svc-statefulset_shop_db"');
     const home = await (await fetch(`${base}/?q=shop%20we`)).text();
