@@ -200,7 +200,7 @@ export function renderGroups(cards: Card[]): string {
   for (const c of cards) byNs.set(c.key.namespace, [...(byNs.get(c.key.namespace) ?? []), renderService(c)]);
   return [...byNs.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([namespace, services]) => fill(T.group, { namespace, count: services.length, services: services.join("\n") }))
+    .map(([namespace, services]) => fill(T.group, { namespace, count: services.length, noun: services.length === 1 ? "service" : "services", services: services.join("\n") }))
     .join("\n");
 }
 
