@@ -49,7 +49,7 @@ k() { kubectl --kubeconfig "$kubeconfig" "$@"; }
 # --config: our own file instead of ~/.kwok/kwok.yaml, so a developer's personal kwok settings
 # cannot change this cluster; it binds everything to 127.0.0.1 (kwokctl's default is 0.0.0.0,
 # which would expose an unauthenticated etcd to the network).
-kwokctl() { command kwokctl --config "$root/tests/cluster/kwokctl.yaml" "$@" 9>&-; }
+kwokctl() { command kwokctl --config "$root/tests/cluster/kwokctl.yaml" "$@" 9>&- 7>&-; }
 
 created() { [ -f "$cdir/kwok.yaml" ]; }
 
@@ -145,6 +145,11 @@ cmd_up() {
     # one so anything it derives from the version matches the binaries.
     kube_version=$("$bin/kube-apiserver" --version | awk '{print $2}')
     log "creating cluster $name (Kubernetes $kube_version) in $cdir"
+    # kwokctl picks free ports when it creates a cluster and binds them only later: two checkouts
+    # creating clusters at the same moment can pick the same port. One creation at a time per
+    # machine (the lock lives beside the shared binaries; descriptor 7 is closed for the daemons).
+    exec 7>"$bin/.create.lock"
+    flock 7
     # --kubeconfig "": do not merge a context into ~/.kube/config; we write .cluster/kubeconfig.
     # audit-log-max*: the audit log has no size limit by default and busy test runs write ~2 MB a
     # minute; cap it (rotation renames the full file and starts a new audit.log).
@@ -162,6 +167,7 @@ cmd_up() {
       --extra-args kube-apiserver=audit-log-maxsize=200 \
       --extra-args kube-apiserver=audit-log-maxbackup=2 \
       --wait 3m
+    flock -u 7
   fi
   write_env
   # /readyz rather than /version: readyz waits for RBAC bootstrap roles, which ServiceAccount and

@@ -196,8 +196,8 @@ describe("`rbac` subcommand: least-privilege namespaced Roles", () => {
     ]);
     const a = docs.find((d) => d.kind === "Role" && d.metadata.namespace === NS_A);
     const named = (resource: string) => a.rules.find((r: any) => r.resources.includes(resource) && r.verbs.includes("patch"));
-    expect(named("deployments")).toEqual({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "patch"], resourceNames: ["rb-web"] });
-    expect(named("statefulsets")).toEqual({ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get", "patch"], resourceNames: ["rb-db"] });
+    expect(named("deployments")).toEqual({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["patch"], resourceNames: ["rb-web"] });
+    expect(named("statefulsets")).toEqual({ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["patch"], resourceNames: ["rb-db"] });
     // Every rule granting patch names its objects.
     for (const d of docs.filter((x) => x.kind === "Role")) for (const r of d.rules) if (r.verbs.includes("patch")) expect(r.resourceNames?.length).toBeGreaterThan(0);
     for (const b of docs.filter((x) => x.kind === "RoleBinding")) expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "restarter", namespace: APP_NS }]);
