@@ -27,16 +27,41 @@ spec:
       containers: [{name: site, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
 `;
 
+/** A StatefulSet and a DaemonSet of the same pinning: their revisions are ControllerRevisions. */
+const OTHERS = ["StatefulSet", "DaemonSet"]
+  .map(
+    (kind) => `apiVersion: apps/v1
+kind: ${kind}
+metadata: {name: ${kind.toLowerCase()}-x, namespace: ${NS}}
+spec:
+  ${kind === "StatefulSet" ? "replicas: 1\n  serviceName: statefulset-x\n  " : ""}selector: {matchLabels: {app: ${kind.toLowerCase()}-x}}
+  template:
+    metadata: {labels: {app: ${kind.toLowerCase()}-x}}
+    spec:
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      nodeSelector: {type: kwok}
+      terminationGracePeriodSeconds: 1
+      containers: [{name: main, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: 1m, memory: 1Mi}}}]
+`,
+  )
+  .join("---\n");
+
 let app: AppProcess;
 
 beforeAll(async () => {
   await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true"]);
   await kubectl(["create", "namespace", NS]);
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
-  await kubectl(["apply", "-f", "-"], { input: SITE });
+  await kubectl(["apply", "-f", "-"], { input: `${SITE}---\n${OTHERS}` });
   await waitRollout("Deployment", NS, "site");
+  await waitRollout("StatefulSet", NS, "statefulset-x");
+  await waitRollout("DaemonSet", NS, "daemonset-x");
   app = await startApp({
-    services: [{ kind: "Deployment", name: "site", namespace: NS }],
+    services: [
+      { kind: "Deployment", name: "site", namespace: NS },
+      { kind: "StatefulSet", name: "statefulset-x", namespace: NS },
+      { kind: "DaemonSet", name: "daemonset-x", namespace: NS },
+    ],
     env: { LOCK_NAMESPACE: LOCK_NS, RATE_LIMIT_PER_MINUTE: "0", AUTH_MODE: "proxy" },
   });
 }, 120_000);
@@ -45,8 +70,8 @@ afterAll(async () => {
   await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
 });
 
-const details = async () => {
-  const res = await fetch(`${app.url}/ui/service/Deployment/${NS}/site/details`, { headers: { ...ALICE, Accept: "application/json" } });
+const details = async (kind = "Deployment", name = "site") => {
+  const res = await fetch(`${app.url}/ui/service/${kind}/${NS}/${name}/details`, { headers: { ...ALICE, Accept: "application/json" } });
   expect(res.status).toBe(200);
   return (await res.json()) as any;
 };
@@ -77,6 +102,20 @@ describe("details against the real control plane", () => {
     expect(reasons).toContain("Restarted");
     expect(reasons).toContain("ScalingReplicaSet");
     expect(d.missing_permissions).toEqual([]);
+  }, 120_000);
+
+  test("StatefulSet and DaemonSet: history from ControllerRevisions, pods on the current revision", async () => {
+    for (const kind of ["StatefulSet", "DaemonSet"]) {
+      const name = `${kind.toLowerCase()}-x`;
+      const res = await fetch(`${app.url}/api/v1/service/${kind}/${NS}/${name}/restart?wait=120`, { method: "POST", headers: ALICE });
+      expect(res.status).toBe(200);
+      const at = ((await res.json()) as any).restarted_at;
+      await waitFor(async () => (await details(kind, name)).pods.every((p: any) => p.current === true && p.ready), 30_000, `${kind} pods on the new revision`);
+      const d = await details(kind, name);
+      expect(d.history[0]).toMatchObject({ restarted_at: at, restarted_by: "alice", outcome: "complete" });
+      expect(d.history[0].revision).toBeGreaterThanOrEqual(2);
+      expect(d.pods.length).toBeGreaterThan(0);
+    }
   }, 120_000);
 
   test("new pods that cannot be scheduled: the pod, the Event and the card's why carry the scheduler's reason", async () => {
