@@ -10,6 +10,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SERVICES = [
   { kind: "Deployment", name: "site", namespace: NS },
   { kind: "Deployment", name: "stuck", namespace: NS },
+  // Never created: a long hyphenated name, for wrapping.
+  { kind: "StatefulSet", name: "payments-reconciliation-worker-europe-west-primary-shard-0001", namespace: "longnames" },
 ];
 
 const deployment = (name: string, replicas: number) => `apiVersion: apps/v1
@@ -114,8 +116,19 @@ describe("on-call view in Chromium", () => {
     }
     expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe(name);
     // The focus ring is visible and stands out from the card (≥ 3:1).
-    const ring = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineWidth);
-    expect(parseFloat(ring)).toBeGreaterThanOrEqual(2);
+    const ring = await page.evaluate(() => {
+      const s = getComputedStyle(document.activeElement!);
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+      const lum = ([r, g, b]: number[]) => {
+        const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+      };
+      const [a, b] = [lum(rgb(s.outlineColor)), lum(rgb(getComputedStyle(document.activeElement!.closest(".svc")!).backgroundColor))].sort((x, y) => y - x);
+      return { width: parseFloat(s.outlineWidth), style: s.outlineStyle, ratio: (a! + 0.05) / (b! + 0.05) };
+    });
+    expect(ring.width).toBeGreaterThanOrEqual(2);
+    expect(ring.style).toBe("solid");
+    expect(ring.ratio).toBeGreaterThanOrEqual(3);
     // Everything the card's live regions say, as it is said (a fast rollout replaces "started" within a second).
     await page.evaluate((sel) => {
       const heard: string[] = [];
@@ -195,6 +208,29 @@ describe("on-call view in Chromium", () => {
     app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: LOCK_NS, LISTEN_ADDRESS: `127.0.0.1:${port}`, CLUSTER_NAME: "staging-eu" } });
     await page.waitForSelector('body[data-conn="live"]', { timeout: 30_000 });
   }, 60_000);
+
+  test("a long name wraps after its hyphens, never inside a word", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${app.url}/?q=longnames`);
+    const breaks = await page.evaluate(() => {
+      const a = document.querySelector(".svc:not([hidden]) h3.name a")!;
+      const node = a.firstChild as Text;
+      const out: string[] = [];
+      let top = -1;
+      for (let i = 0; i < node.length; i++) {
+        const r = document.createRange();
+        r.setStart(node, i);
+        r.setEnd(node, i + 1);
+        const t = Math.round(r.getBoundingClientRect().top);
+        if (top >= 0 && t > top) out.push(node.data[i - 1]!);
+        top = t;
+      }
+      return out;
+    });
+    expect(breaks.length).toBeGreaterThan(0);
+    expect(breaks.every((c) => c === "-")).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }, 30_000);
 
   test("dark mode follows the system, and text keeps ≥ 4.5:1 contrast in both schemes", async () => {
     for (const scheme of ["light", "dark"] as const) {
