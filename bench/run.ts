@@ -1,6 +1,6 @@
 // Bench entry point: runs the chosen scenarios against the real control plane, prints one table, writes bench/results/<scenario>.json.
 //
-// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers]
+// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers page]
 // (no argument = all, in that order). APP_BIN=dist/k8s-restart-app skips the build.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -10,6 +10,7 @@ import { cpuByCommand, cpuDelta, type Row, type ScenarioResult } from "./stats.t
 import { apiLoad } from "./scenarios/api-load.ts";
 import { contention } from "./scenarios/contention.ts";
 import { fanout } from "./scenarios/fanout.ts";
+import { page } from "./scenarios/page.ts";
 import { slowReaders } from "./scenarios/slow-readers.ts";
 import { startupAtScale } from "./scenarios/startup-at-scale.ts";
 import { statusLatency } from "./scenarios/status-latency.ts";
@@ -21,6 +22,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   contention,
   "startup-at-scale": startupAtScale,
   "slow-readers": slowReaders,
+  page,
 };
 
 const chosen = process.argv.slice(2);

@@ -10,6 +10,7 @@ import { makePermissionMonitor } from "./kube/permissions.ts";
 import { type KubeClient, loadKubeConfig, makeKubeClient } from "./kube/client.ts";
 import { watchCluster } from "./kube/cluster.ts";
 import { chooseLocks } from "./kube/lock-store.ts";
+import { clusterNameFor } from "./kube/cluster-name.ts";
 import { lockNamespaceFor } from "./kube/namespace.ts";
 import { type Logger, makeLogger } from "./log.ts";
 import { makeMetrics } from "./metrics.ts";
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   // A service the app may not even list/watch is left out of the watches: one forbidden
   // namespace must not keep every other service from syncing.
   const watched = services.filter((s) => !access.unwatchable.has(serviceId(s)));
-  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  const view = watchCluster({ client, services: watched, lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local, missingDetails: access.missingDetails });
   const hub = makeStatusHub({ view, services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
   hub.onStatus(makeReleaser((s) => locks.store.release(s.service, s.lock!.holder), (msg, f) => log("info", msg, f)));
   // issue 15 #9: a 403 from a watch or a write re-runs the self-check; its report changes in place.
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   const flow = makeRestartFlow({ env, config, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
   const accessLines = () => accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local);
 
-  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, unusable: () => access.unusable,
+  const app = startServer({ env, config, hub, metrics, authn, flow, version, log, clusterName: clusterNameFor(env.clusterName, kc, env.kubeConfigPath === ""), unusable: () => access.unusable,
     ready: () => readiness(view, accessLines(), monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href,
     monitoring: app.monitoring?.url.href ?? "off", services: services.length, lockNamespace, server: client.server, version,

@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, KINDS, type ServiceKey, loadConfigFile } from "./config/file.ts";
 import { isDnsLabel } from "./config/names.ts";
-import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEED, requiredNeeds, rulesFor } from "./kube/access.ts";
+import { detailNeeds, eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEED, requiredNeeds, rulesFor } from "./kube/access.ts";
 
 export interface RbacTarget {
   /** Namespace of the app's ServiceAccount (the RoleBindings' subject). */
@@ -36,6 +36,7 @@ export const LEASE_RULES: PolicyRule[] = rulesFor(leaseNeeds(""));
 export const CLUSTER_ROLE_RULES: PolicyRule[] = rulesFor([
   ...KINDS.flatMap((kind) => requiredNeeds({ kind, namespace: "", name: "" })).map((n) => ({ ...n, name: undefined })),
   eventNeed(""),
+  ...detailNeeds("", KINDS),
   REVIEW_NEED,
 ]);
 

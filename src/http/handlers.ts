@@ -8,8 +8,9 @@ import { mayView, whyNotRestart } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Identify } from "./identify.ts";
-import type { WsData } from "./live.ts";
-import { accessBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import type { Stream, WsData } from "./live.ts";
+import { accessBanner, detailsBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import { requestUrl } from "./requrl.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
 
@@ -20,9 +21,10 @@ export interface HandlerDeps {
   metrics: Metrics;
   identify: Identify;
   version: string;
+  clusterName: string;
   unusable(): Map<string, string[]>;
   ready(): { ready: boolean; detail: string[] };
-  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ConfigFile["services"][number] & { unknown?: true }): Response | undefined;
+  upgrade(req: Request, server: Server<WsData>, stream: Stream, only?: ConfigFile["services"][number] & { unknown?: true }): Response | undefined;
   /** Brings the per-service websocket gauge up to date (it is summed only when read). */
   beforeMetrics?(): void;
 }
@@ -33,11 +35,16 @@ export function makeHandlers(d: HandlerDeps) {
   const page: Handler = (req) => {
     const who = d.identify(req);
     if (who instanceof Response) return who;
-    const cards = visible(who).map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
-    // issue 15 #5: the permission banner names only services this viewer may see.
-    const mine = new Set(visible(who).map(serviceId));
-    const banners = staleBanner(d.hub.stale(), false) + accessBanner(new Map([...d.unusable()].filter(([id]) => mine.has(id))));
-    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version }));
+    const mine = visible(who);
+    const cards = mine.map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(d.config, key, who, d.unusable().get(serviceId(key))) }));
+    // issue 15 #5: the banners name only services (and namespaces) this viewer may see.
+    const ids = new Set(mine.map(serviceId));
+    const namespaces = new Set(mine.map((s) => s.namespace));
+    const gaps = d.hub.detailGaps().filter((g) => namespaces.has(g.slice(g.lastIndexOf(" in ") + 4)));
+    const banners = staleBanner(d.hub.stale(), false) + accessBanner(new Map([...d.unusable()].filter(([id]) => ids.has(id)))) + detailsBanner(gaps);
+    const query = requestUrl(req).searchParams.get("q") ?? "";
+    const stream = `/ui/status?since=${d.hub.mark()}`;
+    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query, stream }));
   };
 
   const list: Handler = (req) => {

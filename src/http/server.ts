@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics.ts";
 import type { RestartFlow } from "../restart/wiring.ts";
 import type { StatusHub } from "../status/hub.ts";
 import type { Authn } from "./auth.ts";
+import { makeDetailsHandlers } from "./details.ts";
 import { type Drain, makeDrain } from "./drain.ts";
 import { makeHandlers } from "./handlers.ts";
 import { hostRefusal } from "./hosts.ts";
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** The permissions the app itself lacks, per service id (the self-check's `unusable`). */
   unusable(): Map<string, string[]>;
   version: string;
+  /** CLUSTER_NAME, shown in the header and title ("" shows none). */
+  clusterName: string;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** Frees this instance's lock on a service: a restart cut short by shutdown (issue 15 #11). */
   releaseOwn?(s: ServiceKey): Promise<void>;
@@ -60,7 +63,7 @@ function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<neve
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler): Route[] {
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, details: ReturnType<typeof makeDetailsHandlers>): Route[] {
   // issue 15 #5: metrics on the main port need an identity when AUTH_MODE≠none (the monitoring port stays open).
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
@@ -75,6 +78,10 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/ui/status", GET: stream("html") },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
     { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
+    { path: "/service/:kind/:namespace/:name", GET: details.page },
+    { path: "/ui/service/:kind/:namespace/:name/status", GET: details.stream },
+    { path: "/ui/service/:kind/:namespace/:name/details", GET: details.fragment },
+    { path: "/ui/service/:kind/:namespace/:name/details/live", GET: details.live },
   ];
 }
 
@@ -121,8 +128,9 @@ export function startServer(deps: AppDeps): App {
   const drain = shutdownDrain(deps);
   const live = makeLive({ env, config, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, peerOf: (req) => server?.requestIP(req)?.address ?? "" });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify, drain });
-  const h = makeHandlers({ env, config, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade, beforeMetrics: live.countWatchers });
-  const routes = guarded(deps.log, router(routeTable(h, live, restart)));
+  const shared = { config, hub, identify, version: deps.version, clusterName: deps.clusterName, unusable: deps.unusable, upgrade: live.upgrade };
+  const h = makeHandlers({ ...shared, env, metrics, ready: deps.ready, beforeMetrics: live.countWatchers });
+  const routes = guarded(deps.log, router(routeTable(h, live, restart, makeDetailsHandlers(shared))));
   // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding).
   const answer = async (req: Request, s: Server<never>) => {
     const badHost = hostRefusal(req, env.allowedHosts);

@@ -9,7 +9,8 @@ import type { Identity } from "../restart/identity.ts";
 import { topicsFor } from "./wsfeed.ts";
 
 export interface Plan {
-  mode: "json" | "html";
+  /** "details": one service's open details panel (issue 11); not a status watcher. */
+  mode: "json" | "html" | "details";
   services: ServiceEntry[];
   topics: string[];
   /** Per service: refused to this viewer (mayRestart says no). */
@@ -48,8 +49,12 @@ export function makePlans(o: {
   };
   return {
     keys: (s: ServiceEntry) => keys.get(s)!,
-    /** The plan for this viewer; `only` (one service's own stream) is not shared. */
-    planFor(mode: "json" | "html", who: Identity, only?: ServiceEntry): Plan {
+    /** The plan for this viewer; `only` (one service's own stream, or its details) is not shared. */
+    planFor(mode: "json" | "html" | "details", who: Identity, only?: ServiceEntry): Plan {
+      if (mode === "details") {
+        if (!only) throw new Error("a details socket is for one service");
+        return { mode, services: [only], topics: [`details:${keys.get(only)?.id ?? serviceId(only)}`], denied: [false], sockets: 0, single: true };
+      }
       if (only) return build(mode, [only], who, true);
       const key = `${mode}\u0000${who.user}\u0000${who.groups.join("\u0001")}`;
       let p = plans.get(key);
@@ -63,7 +68,7 @@ export function makePlans(o: {
     },
     opened(p: Plan): void {
       p.sockets++;
-      for (const s of p.services) everWatched.add(s);
+      if (p.mode !== "details") for (const s of p.services) everWatched.add(s);
     },
     closed(p: Plan): void {
       p.sockets--;
@@ -73,7 +78,8 @@ export function makePlans(o: {
       const out = new Map<ServiceEntry, number>();
       for (const s of everWatched) out.set(s, 0);
       for (const p of [...plans.values(), ...singles]) {
-        if (p.sockets > 0) for (const s of p.services) out.set(s, (out.get(s) ?? 0) + p.sockets);
+        // A details panel is not a status watcher (the card beside it already counts).
+        if (p.sockets > 0 && p.mode !== "details") for (const s of p.services) out.set(s, (out.get(s) ?? 0) + p.sockets);
       }
       return out;
     },

@@ -3,7 +3,9 @@
 // Needs come in two tiers. *Required* ones (watch the workload and its pods, patch the workload)
 // are exactly what the original tool's ClusterRole grants for Deployments and StatefulSets: a
 // service missing one of them cannot be restarted. *Optional* ones (Events, Leases) power the
-// new features; without them the app still works as the original did, and says so.
+// new features; without them the app still works as the original did, and says so. The
+// *detail* needs (read Events, ReplicaSets, ControllerRevisions) feed the details panel and the
+// restart history; they are optional too: without them those parts stay empty and say why.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import type { KubeClient } from "./client.ts";
@@ -37,12 +39,31 @@ export function leaseNeeds(lockNamespace: string): Need[] {
 
 export const eventNeed = (namespace: string): Need => ({ verb: "create", group: "", resource: "events", namespace });
 
+/**
+ * What the details panel and the history read in a namespace: Events (always), ReplicaSets
+ * (revisions of Deployments), ControllerRevisions (of StatefulSets and DaemonSets). Optional.
+ */
+export function detailNeeds(namespace: string, kinds: Iterable<string>): Need[] {
+  const ks = new Set(kinds);
+  const resources: [string, string][] = [["", "events"]];
+  if (ks.has("Deployment")) resources.push(["apps", "replicasets"]);
+  if (ks.has("StatefulSet") || ks.has("DaemonSet")) resources.push(["apps", "controllerrevisions"]);
+  return resources.flatMap(([group, resource]) => ["list", "watch"].map((verb) => ({ verb, group, resource, namespace })));
+}
+
+/** The detail needs of every namespace the services live in. */
+export function allDetailNeeds(services: ServiceKey[]): Need[] {
+  const kinds = new Map<string, string[]>();
+  for (const s of services) kinds.set(s.namespace, [...(kinds.get(s.namespace) ?? []), s.kind]);
+  return [...kinds].flatMap(([ns, ks]) => detailNeeds(ns, ks));
+}
+
 /** The self-check itself (cluster-scoped; default clusters grant it to every authenticated user). */
 export const REVIEW_NEED: Need = { verb: "create", group: "authorization.k8s.io", resource: "selfsubjectaccessreviews", namespace: "" };
 
-/** Everything the services of one namespace need there: the required rights and the Event. */
+/** Everything the services of one namespace need there: the required rights, the Event and the detail reads. */
 export function namespaceNeeds(services: ServiceKey[]): Need[] {
-  return [...services.flatMap(requiredNeeds), ...[...new Set(services.map((s) => s.namespace))].map(eventNeed)];
+  return [...services.flatMap(requiredNeeds), ...[...new Set(services.map((s) => s.namespace))].map(eventNeed), ...allDetailNeeds(services)];
 }
 
 export interface PolicyRule {
@@ -108,6 +129,8 @@ export interface AccessReport {
   missingLeases: string[];
   /** Namespaces where Events cannot be recorded. */
   missingEvents: string[];
+  /** Detail reads (Events, ReplicaSets, ControllerRevisions) the app may not do: those watches are not started. */
+  missingDetails: Need[];
 }
 
 /** The access report as /readyz lines: what the app cannot do, and what it does instead. */
@@ -117,6 +140,7 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   for (const [id, missing] of report.unusable) detail.push(`${id}: missing permission: ${missing.join("; ")}`);
   if (inProcessLocks) detail.push(`locks are in-process only: missing ${report.missingLeases.join("; ")}`);
   if (report.missingEvents.length) detail.push(`cannot create Events in: ${report.missingEvents.join(", ")}`);
+  if (report.missingDetails?.length) detail.push(`details and history incomplete: missing ${report.missingDetails.map(describeNeed).join("; ")}`);
   return detail;
 }
 
@@ -133,7 +157,7 @@ export function readiness(view: { synced(): boolean; disconnected(): string[] },
   return { ready: checked && view.synced() && lost.length === 0, detail: [...detail, ...accessLines] };
 }
 
-export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
+export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [], missingDetails: [] };
 
 export async function checkAccess(client: KubeClient, services: ServiceKey[], lockNamespace: string): Promise<AccessReport> {
   const cache = new Map<string, Promise<boolean>>();
@@ -174,10 +198,12 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
   };
   const unusable = new Map<string, string[]>();
   const namespaces = [...new Set(services.map((s) => s.namespace))];
-  const [perService, missingLeases, eventResults] = await Promise.all([
+  const details = allDetailNeeds(services);
+  const [perService, missingLeases, eventResults, detailOk] = await Promise.all([
     Promise.all(services.map(async (s) => [serviceId(s), await missing(requiredNeeds(s))] as const)),
     missing(leaseNeeds(lockNamespace)),
     Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
+    Promise.all(details.map(allowed)),
   ]);
   const unwatchable = new Map<string, string>();
   for (const [id, m] of perService) {
@@ -186,5 +212,6 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     const blind = m.filter((x) => /^(list|watch) /.test(x));
     if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
   }
-  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x) };
+  const missingDetails = details.filter((_, i) => !detailOk[i]);
+  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x), missingDetails };
 }
