@@ -48,7 +48,8 @@ function fakeHub(initial: ServiceStatus[]) {
     details: () => ({ pods: [], events: [], history: [], gaps: [] }),
     detailGaps: () => [],
     mark: () => "test.0",
-    changedSince: () => true,
+    // Nothing changed since the mark pages are rendered at.
+    changedSince: (_s, mark) => mark !== "test.0",
     onTouched: () => () => {},
     // As the real hub: resolves on the first status that shows this restart finished.
     waitForRestart: (s, at, ms) =>
@@ -446,6 +447,21 @@ describe("details, permalink and the cluster name", () => {
     const home = await (await fetch(`${base}/?q=shop%20we`)).text();
     expect(home).toContain("<title>Restart services · test-cluster · k8s-restart-app</title>");
     expect(home).toContain('value="shop we"');
+  });
+
+  test("a page's socket sends only the cards changed since the page's mark, plus the banner", async () => {
+    const { ws: wsBase } = await start();
+    const fresh = connect(`${wsBase}/ui/status?since=test.0`);
+    await fresh.opened;
+    await until("first message", () => fresh.messages.length === 1);
+    expect(fresh.messages[0]).toContain('id="banner-stale"');
+    expect(fresh.messages[0]).not.toContain('id="state-');
+    const old = connect(`${wsBase}/ui/status?since=otherrun.5`);
+    await old.opened;
+    await until("first message", () => old.messages.length === 1);
+    expect(old.messages[0]).toContain('id="state-deployment_shop_web"');
+    fresh.ws.close();
+    old.ws.close();
   });
 
   test("the details socket sends the panel body on open and is not counted as a status watcher", async () => {
