@@ -61,7 +61,7 @@ function gather(s: ServiceKey, view: ClusterView, nowMs: number): Gathered {
 export function whyFor(st: ServiceStatus, view: ClusterView, nowMs: number): string {
   if (st.rollout !== "failed" && st.rollout !== "progressing") return "";
   const g = gather(st.service, view, nowMs);
-  return whyLine({ ...st, pods: g.pods, events: g.events(), nowMs });
+  return whyLine({ ...st, pods: g.pods, events: g.events, nowMs });
 }
 
 /** Revisions that were restarts, merged with the outcomes the app saw (by restartedAt), newest first. */
