@@ -163,7 +163,8 @@
     true,
   );
 
-  // The details toggle: opens the panel in place (htmx GET), closes it by removing it (which closes its socket).
+  // The details toggle: opens the panel in place (an htmx GET, started from here so that thousands of
+  // cards do not each need htmx wiring at load), closes it by removing it (which closes its socket).
   document.addEventListener(
     "click",
     function (e) {
@@ -181,6 +182,7 @@
       }
       t.setAttribute("aria-expanded", "true");
       t.textContent = "Hide details";
+      if (slot) htmx.ajax("GET", t.getAttribute("data-details"), { source: t, target: slot, swap: "innerHTML" });
     },
     true,
   );

@@ -61,7 +61,7 @@ function gather(s: ServiceKey, view: ClusterView, nowMs: number): Gathered {
 export function whyFor(st: ServiceStatus, view: ClusterView, nowMs: number): string {
   if (st.rollout !== "failed" && st.rollout !== "progressing") return "";
   const g = gather(st.service, view, nowMs);
-  return whyLine({ ...st, pods: g.pods, events: g.events(), nowMs });
+  return whyLine({ ...st, pods: g.pods, events: g.events, nowMs });
 }
 
 /** Revisions that were restarts, merged with the outcomes the app saw (by restartedAt), newest first. */
@@ -75,7 +75,7 @@ export function historyOf(revisions: Revision[], outcomes: Outcome[], current: S
     byAt.set(r.restartedAt, { restartedAt: r.restartedAt, restartedBy: r.restartedBy, revision: r.revision, outcome, durationSec: null, why: "" });
   }
   for (const o of outcomes) {
-    const e = byAt.get(o.restartedAt) ?? { restartedAt: o.restartedAt, restartedBy: "", revision: 0, outcome: "unknown", durationSec: null, why: "" };
+    const e = byAt.get(o.restartedAt) ?? { restartedAt: o.restartedAt, restartedBy: o.restartedBy, revision: 0, outcome: "unknown", durationSec: null, why: "" };
     byAt.set(o.restartedAt, { ...e, outcome: o.result, durationSec: o.seconds, why: o.why });
   }
   return [...byAt.values()].sort((a, b) => b.restartedAt.localeCompare(a.restartedAt));

@@ -7,6 +7,7 @@ export type OutcomeResult = "complete" | "failed" | "timed-out";
 
 export interface Outcome {
   restartedAt: string;
+  restartedBy: string;
   result: OutcomeResult;
   finishedAt: string;
   /** Whole seconds from the restart to its end. */
@@ -53,6 +54,7 @@ export function makeOutcomeBook(): OutcomeBook {
       const timedOut = end === "failed" && s.service.kind !== "Deployment";
       const o: Outcome = {
         restartedAt: s.lastRestart,
+        restartedBy: s.restartedBy,
         result: end === "complete" ? "complete" : timedOut ? "timed-out" : "failed",
         finishedAt: new Date(nowMs).toISOString(),
         seconds: Math.max(0, Math.round((nowMs - Date.parse(s.lastRestart)) / 1000)),

@@ -18,8 +18,8 @@ export interface WhyInput {
   updated: number;
   /** The workload's pods (details of each). */
   pods: PodInfo[];
-  /** The service's Events, newest first. */
-  events: EventInfo[];
+  /** The service's Events, newest first (a function: only read when pods do not tell the cause). */
+  events: EventInfo[] | (() => EventInfo[]);
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -57,7 +57,8 @@ export function whyLine(i: WhyInput): string {
   if (i.rollout !== "failed" && i.rollout !== "progressing") return "";
   const fresh = i.pods.filter((p) => p.current !== false && p.phase !== "Terminating");
   const slow = i.rollout === "failed" || (i.lastRestart !== "" && i.nowMs - Date.parse(i.lastRestart) > SLOW_MS);
-  const line = unschedulable(fresh) || podTrouble(fresh, !slow) || (slow ? warning(i.events) : "");
+  const events = () => (typeof i.events === "function" ? i.events() : i.events);
+  const line = unschedulable(fresh) || podTrouble(fresh, !slow) || (slow ? warning(events()) : "");
   if (line) return line;
   if (i.rollout === "failed") return `the new revision did not become ready: ${i.updated} of ${i.desired} pods updated`;
   return "";

@@ -193,6 +193,16 @@ describe("on-call view in Chromium", () => {
     expect(await page.locator("#no-match").innerText()).toContain("No service matches");
     await page.fill("#filter", NS);
     await page.uncheck("#problems-only");
+    // Compact: one line per card, kept in the URL; a namespace folds away.
+    const tall = (await card("site").boundingBox())!.height;
+    await page.check("#compact");
+    expect((await card("site").boundingBox())!.height).toBeLessThan(tall / 2);
+    expect(page.url()).toContain("compact=1");
+    await page.uncheck("#compact");
+    await page.locator(`section.group:has(#ns-${NS}) summary`).click();
+    expect(await card("site").isVisible()).toBe(false);
+    await page.locator(`section.group:has(#ns-${NS}) summary`).click();
+    expect(await card("site").isVisible()).toBe(true);
     if (process.env.SCREENSHOT) await page.screenshot({ path: join(ROOT, "docs/ui-oncall.png"), fullPage: true });
   }, 90_000);
 
@@ -205,6 +215,10 @@ describe("on-call view in Chromium", () => {
     await card("site").locator("button.restart").click();
     expect(await card("site").locator(".flash-warn").innerText()).toContain("Not sent: the page is reconnecting");
     expect(dialogs).toBe(0);
+    // Not live is said by the header, not by fading the cards: their text keeps its contrast.
+    const c = await contrastOf(`#svc-deployment_${NS}_site .message`);
+    expect(c.opacity).toBe("1");
+    expect(c.ratio).toBeGreaterThanOrEqual(4.5);
     app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: LOCK_NS, LISTEN_ADDRESS: `127.0.0.1:${port}`, CLUSTER_NAME: "staging-eu" } });
     await page.waitForSelector('body[data-conn="live"]', { timeout: 30_000 });
   }, 60_000);

@@ -254,5 +254,12 @@ describe("outcomes and history", () => {
       { restartedAt: "2026-11-27T09:40:00Z", restartedBy: "bob", revision: 2, outcome: "unknown", durationSec: null, why: "" },
     ]);
     expect(historyOf(revs, [], status({ rollout: "progressing" }))[0]!.outcome).toBe("in-progress");
+    // Without revisions (no rights on ReplicaSets, or pruned): the restarts the app saw end, with who.
+    const alone = makeOutcomeBook();
+    alone.observe(status({ rollout: "progressing", restartedBy: "carol" }), NOW - 10_000);
+    alone.observe(status({ restartedBy: "carol" }), NOW);
+    expect(historyOf([], alone.of("Deployment/shop/web"), status({}))).toEqual([
+      { restartedAt: "2026-11-27T09:59:00Z", restartedBy: "carol", revision: 0, outcome: "complete", durationSec: 60, why: "" },
+    ]);
   });
 });

@@ -92,6 +92,38 @@ describe("status hub", () => {
     hub.stop();
   });
 
+  test("mark/changedSince: a page rendered at a mark asks only for services changed after it; a mark of another run gets everything", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub({ view: f.view, services: [WEB, DB], timeoutSec: 300 });
+    f.setWorkload(WEB, 2);
+    hub.refresh();
+    await tick();
+    const mark = hub.mark();
+    expect(hub.changedSince(WEB, mark)).toBe(false);
+    expect(hub.changedSince(DB, mark)).toBe(false);
+    f.setWorkload(WEB, 1);
+    await tick();
+    expect(hub.changedSince(WEB, mark)).toBe(true);
+    expect(hub.changedSince(DB, mark)).toBe(false);
+    expect(hub.changedSince(DB, "otherrun.99999")).toBe(true);
+    expect(hub.changedSince(DB, "garbage")).toBe(true);
+    hub.stop();
+  });
+
+  test("touched services are reported even when their status did not change (details may have)", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub({ view: f.view, services: [WEB, DB], timeoutSec: 300 });
+    f.setWorkload(WEB, 2);
+    hub.refresh();
+    await tick();
+    const touched: string[][] = [];
+    hub.onTouched((b) => touched.push(b.map((s) => s.name)));
+    f.setWorkload(WEB, 2);
+    await tick();
+    expect(touched).toEqual([["web"]]);
+    hub.stop();
+  });
+
   test("a pod event recomputes only the services whose selector takes the pod", async () => {
     const f = fakeView();
     const API: ServiceKey = { kind: "Deployment", namespace: "shop", name: "api" };

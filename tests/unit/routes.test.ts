@@ -657,6 +657,22 @@ describe("details, permalink and the cluster name", () => {
     expect(home).toContain('value="shop we"');
   });
 
+  test("a page's socket sends only the cards changed since the page's mark, plus the banner", async () => {
+    const { ws: wsBase } = await start();
+    const fresh = connect(`${wsBase}/ui/status?since=test.0`);
+    await fresh.opened;
+    await until("first message", () => fresh.messages.length === 1);
+    expect(fresh.messages[0]).toContain('id="banner-stale"');
+    expect(fresh.messages[0]).not.toContain('id="state-');
+    const old = connect(`${wsBase}/ui/status?since=otherrun.5`);
+    await old.opened;
+    // One message per card (issue 15 #17), then the banner.
+    await until("every card", () => old.messages.length === 3);
+    expect(old.messages[0]).toContain('id="state-deployment_shop_web"');
+    fresh.ws.close();
+    old.ws.close();
+  });
+
   test("the details socket sends the panel body on open and is not counted as a status watcher", async () => {
     const { base, ws: wsBase } = await start();
     const c = connect(`${wsBase}${DETAILS}/live`);
