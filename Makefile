@@ -34,7 +34,7 @@ test-browser: ## browser tests in Chromium only
 	scripts/deps.sh --browser
 	SUITES=browser scripts/test.sh
 
-screenshot: ## regenerate docs/ui.png from the browser suite (no other target writes it)
+screenshot: ## regenerate docs/ui.png, ui-oncall.png, ui-service-dark.png from the browser suite (no other target writes them)
 	scripts/deps.sh --browser
 	SCREENSHOT=docs/ui.png SUITES=browser scripts/test.sh
 

@@ -1,6 +1,6 @@
 // Bench entry point: runs the chosen scenarios against the real control plane, prints one table, writes bench/results/<scenario>.json.
 //
-// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers footprint scale scale-stress]
+// Usage: node_modules/.bin/bun bench/run.ts [api-load status-latency fanout contention startup-at-scale slow-readers footprint scale scale-stress page]
 // (no argument = all, in that order). APP_BIN=dist/k8s-restart-app skips the build.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -11,6 +11,7 @@ import { apiLoad } from "./scenarios/api-load.ts";
 import { contention } from "./scenarios/contention.ts";
 import { fanout } from "./scenarios/fanout.ts";
 import { footprint } from "./scenarios/footprint.ts";
+import { page } from "./scenarios/page.ts";
 import { slowReaders } from "./scenarios/slow-readers.ts";
 import { startupAtScale } from "./scenarios/startup-at-scale.ts";
 import { scale, scaleStress } from "./scenarios/scale.ts";
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   footprint,
   scale,
   "scale-stress": scaleStress,
+  page,
 };
 
 const chosen = process.argv.slice(2);

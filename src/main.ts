@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const locks = chooseLocks(client, lockNamespace, access.missingLeases);
   if (locks.local) log("warn", "cannot use Leases for restart locks; using in-process locks (not shared across replicas, lost on restart)", { lockNamespace, missing: access.missingLeases });
   // Services the app may not list/watch are left out (watchScopes): one forbidden namespace must not keep the rest from syncing.
-  const view = watchCluster({ client, services: [], scopes: watchScopes(config, access), lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local });
+  const view = watchCluster({ client, services: [], scopes: watchScopes(config, access), lockNamespace, log: (msg, f) => log("warn", msg, f), locks: locks.local, missingDetails: access.missingDetails });
   const services = makeServiceSet(config, view);
   const hub = makeStatusHub({ view, services: config.services, timeoutSec: env.rolloutTimeoutSec, unwatchable: access.unwatchable });
   services.onChange((c) => hub.updateServices(c));
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const flow = makeRestartFlow({ env, services, client, view, locks: locks.store, access, instanceId, log, forbidden: (why) => monitor.recheck(why) });
   const accessLines = () => [...accessDetail(access, monitor.checked() ? "" : monitor.lastError() || "no answer yet", !!locks.local), ...reloader.readiness()];
 
-  const app = startServer({ env, services, hub, metrics, authn, flow, version, log, unusable: () => access.unusable, configProblem: reloader.problem,
+  const app = startServer({ env, services, hub, metrics, authn, flow, version, log, clusterName: env.clusterName ?? creds.clusterName ?? "", unusable: () => access.unusable, configProblem: reloader.problem,
     ready: () => readinessOf(view, accessLines(), hub, monitor.checked()), releaseOwn: (s) => locks.store.release(s, instanceId) });
   monitor.onChange(() => (reloader.reapplyScopes(), hub.refresh(), app.refreshCards())); // issue 15 #9: shown live
   log("info", "listening", { address: `${app.server.hostname}:${app.server.port}`, url: app.server.url.href, monitoring: app.monitoring?.url.href ?? "off",

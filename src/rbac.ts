@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { ConfigError, parseEnv } from "./config/env.ts";
 import { type ConfigFile, KINDS, type ServiceKey, loadConfigFile } from "./config/file.ts";
 import { isDnsLabel } from "./config/names.ts";
-import { eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEEDS, requiredNeeds, rulesFor, scopeNeeds } from "./kube/access.ts";
+import { allDetailNeeds, detailNeeds, eventNeed, leaseNeeds, namespaceNeeds, type PolicyRule, REVIEW_NEEDS, requiredNeeds, rulesFor, scopeNeeds } from "./kube/access.ts";
 import { selectorScopes } from "./kube/cluster.ts";
 
 export interface RbacTarget {
@@ -38,6 +38,7 @@ export const LEASE_RULES: PolicyRule[] = rulesFor(leaseNeeds(""));
 export const CLUSTER_ROLE_RULES: PolicyRule[] = rulesFor([
   ...KINDS.flatMap((kind) => requiredNeeds({ kind, namespace: "", name: "" })).map((n) => ({ ...n, name: undefined })),
   eventNeed(""),
+  ...detailNeeds("", KINDS),
   ...REVIEW_NEEDS,
 ]);
 
@@ -73,7 +74,7 @@ function roleAndBinding(name: string, namespace: string, rules: PolicyRule[], t:
  */
 function namespaceRules(config: ConfigFile, ns: string): PolicyRule[] {
   const scoped = selectorScopes(config).filter((sc) => sc.namespace === ns);
-  return rulesFor([...namespaceNeeds(config.services.filter((s) => s.namespace === ns)), ...scoped.flatMap(scopeNeeds), eventNeed(ns)]);
+  return rulesFor([...namespaceNeeds(config.services.filter((s) => s.namespace === ns)), ...scoped.flatMap(scopeNeeds), ...allDetailNeeds(scoped), eventNeed(ns)]);
 }
 
 /**

@@ -38,6 +38,8 @@ export interface Env {
   websocketMaxPerAddress: number;
   /** Bytes a websocket may have unread: the initial state goes this far ahead of the client; more waiting in the process closes it as too slow. */
   websocketBufferBytes: number;
+  /** CLUSTER_NAME for the header and title; undefined ⇒ the kubeconfig context's cluster (none in-cluster). */
+  clusterName: string | undefined;
 }
 
 export interface AuthSettings {
@@ -152,6 +154,15 @@ function cidrs(src: Source, name: string, def: string[]): Cidr[] {
   });
 }
 
+/** CLUSTER_NAME: free text for people, but one short line of printable characters. */
+function clusterName(src: Source): string | undefined {
+  const v = src.CLUSTER_NAME;
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (t.length > 63 || /[\u0000-\u001f\u007f]/.test(t)) throw new ConfigError(`CLUSTER_NAME: expected one line of at most 63 characters, got ${JSON.stringify(v)}`);
+  return t;
+}
+
 /** Parses Go-style listen addresses: ":8080", "0.0.0.0:8080", "127.0.0.1:9000", "[::1]:8080". */
 export function parseListenAddress(raw: string, name = "LISTEN_ADDRESS"): { hostname: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(raw.trim());
@@ -199,5 +210,6 @@ export function parseEnv(src: Source): Env {
     shutdownGraceSec: positiveInt(src, "SHUTDOWN_GRACE_SEC", 10, 300),
     websocketMaxPerAddress: positiveInt(src, "WEBSOCKET_MAX_PER_ADDRESS", 100, 1_000_000, 0),
     websocketBufferBytes: positiveInt(src, "WEBSOCKET_BUFFER_BYTES", 16 * 1024, 64 * 1024 * 1024, 1024),
+    clusterName: clusterName(src),
   };
 }

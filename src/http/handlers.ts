@@ -11,8 +11,8 @@ import type { StatusHub } from "../status/hub.ts";
 import type { ServiceSet } from "../status/service-set.ts";
 import type { Readiness } from "../status/readiness.ts";
 import type { Identify } from "./identify.ts";
-import type { Notice, WsData } from "./live.ts";
-import { accessBanner, configBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
+import type { Notice, Stream, WsData } from "./live.ts";
+import { accessBanner, configBanner, detailsBanner, renderGroups, renderPage, signedIn, staleBanner } from "./render.ts";
 import { html, json, STATIC, STATUS, text, withHeaders } from "./respond.ts";
 import type { Handler, Route } from "./router.ts";
 import type { ReadinessBody, ServiceListBody } from "./schemas.ts";
@@ -25,9 +25,10 @@ export interface HandlerDeps {
   metrics: Metrics;
   identify: Identify;
   version: string;
+  clusterName: string;
   unusable(): Map<string, string[]>;
   ready(): Readiness;
-  upgrade(req: Request, server: Server<WsData>, stream: "json" | "html", only?: ServiceEntry & { unknown?: true }): Response | undefined;
+  upgrade(req: Request, server: Server<WsData>, stream: Stream, only?: ServiceEntry & { unknown?: true }): Response | undefined;
   /** Brings the per-service websocket gauge up to date (it is summed only when read). */
   beforeMetrics?(): void;
 }
@@ -42,6 +43,15 @@ function readyzHandler(ready: () => Readiness): Handler {
   };
 }
 
+/** The page's banners; issue 15 #5: they name only services (and namespaces) this viewer may see. */
+function pageBanners(d: HandlerDeps, mine: ServiceEntry[]): string {
+  const ids = new Set(mine.map(serviceId));
+  const namespaces = new Set(mine.map((s) => s.namespace));
+  const gaps = d.hub.detailGaps().filter((g) => namespaces.has(g.slice(g.lastIndexOf(" in ") + 4)));
+  const problems = new Map([...d.unusable()].filter(([id]) => ids.has(id)));
+  return staleBanner(d.hub.stale(), false) + configBanner(d.configProblem?.current() ?? "", false) + accessBanner(problems) + detailsBanner(gaps);
+}
+
 export function makeHandlers(d: HandlerDeps) {
   const visible = (who: Parameters<typeof mayView>[2]) => {
     const config = d.services.current();
@@ -52,12 +62,12 @@ export function makeHandlers(d: HandlerDeps) {
     const who = d.identify(req);
     if (who instanceof Response) return who;
     const config = d.services.current();
-    const seen = visible(who);
-    const cards = seen.map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(config, key, who, d.unusable().get(serviceId(key))) }));
-    // issue 15 #5: the permission banner names only services this viewer may see.
-    const mine = new Set(seen.map(serviceId));
-    const banners = staleBanner(d.hub.stale(), false) + configBanner(d.configProblem?.current() ?? "", false) + accessBanner(new Map([...d.unusable()].filter(([id]) => mine.has(id))));
-    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version }));
+    const mine = visible(who);
+    const cards = mine.map((key) => ({ key, status: d.hub.current(key), refusal: whyNotRestart(config, key, who, d.unusable().get(serviceId(key))) }));
+    const banners = pageBanners(d, mine);
+    const query = requestUrl(req).searchParams.get("q") ?? "";
+    const stream = `/ui/status?since=${d.hub.mark()}`;
+    return html(renderPage({ groups: renderGroups(cards), banners, who: signedIn(who), version: d.version, clusterName: d.clusterName, query, stream }));
   };
 
   const list: Handler = (req) => {

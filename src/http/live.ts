@@ -5,7 +5,10 @@
 // per status and fed in acknowledged windows (wsfeed.ts), a client too far behind is closed,
 // and each client address may hold only so many sockets. When the service set changes (a
 // reload, a workload a selector starts or stops matching) the plans are rebuilt and every
-// socket moves to its viewer's new plan (wsfollow.ts).
+// socket moves to its viewer's new plan (wsfollow.ts). A details panel's socket (issue 11) is
+// one more socket under the same rules: admitted against the same cap, fed through the same
+// acknowledged window, closed by the same backpressure limit; its rendering is shared per
+// service; it is closed when its service leaves the set or its viewer may no longer see it.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Env } from "../config/env.ts";
 import { notListed, type ServiceEntry, type ServiceKey, serviceId } from "../config/file.ts";
@@ -18,14 +21,16 @@ import type { Authn } from "./auth.ts";
 import { clientAddress } from "./clientaddr.ts";
 import type { Identify } from "./identify.ts";
 import { configBanner, renderGroups, renderState, staleBanner, wireStatus } from "./render.ts";
+import { renderDetailsBody } from "./render-details.ts";
+import { requestUrl } from "./requrl.ts";
 import { json } from "./respond.ts";
 import { crossSiteRefusal } from "./security.ts";
 import { acknowledged, type FeedState, makeConnectionCap, makeRenderCache, pump } from "./wsfeed.ts";
 import { followChange } from "./wsfollow.ts";
 import { makePlans, type Plan } from "./wsplan.ts";
 
-/** The two streams: the original's JSON messages, and HTML fragments for the page. */
-export type Stream = "json" | "html";
+/** The streams: the original's JSON messages, HTML fragments for the page, and one open details panel. */
+export type Stream = "json" | "html" | "details";
 
 export type WsData = {
   /** Shared by every socket of the same viewer: services, topics, audiences. */
@@ -39,6 +44,8 @@ export type WsData = {
   regroup?: boolean;
   /** JSON, after the service set changed: what the feed sends instead of the plan's statuses (removals as text, services whose status to send). */
   queue?: (string | ServiceEntry)[];
+  /** The hub mark the page was rendered at: the initial state then holds only cards changed after it. */
+  since?: string;
   /** AUTH_MODE=proxy: the socket's end of life (issue 15 #6). */
   expire?: ReturnType<typeof setTimeout>;
   /** When the peer was last heard from (pong or message): the re-send tick reaps silent peers. */
@@ -87,6 +94,7 @@ function liveState(deps: LiveDeps) {
     /** Bumped on every status change: a re-rendered card list is reused per plan until it moves. */
     epoch: { n: 0 },
     groups: new WeakMap<Plan, { epoch: number; text: string }>(),
+    details: detailsCache(deps.hub),
     cap: makeConnectionCap(deps.env.websocketMaxPerAddress),
     card,
     banners: (oob: boolean) => staleBanner(deps.hub.stale(), oob) + (deps.configProblem ? configBanner(deps.configProblem.current(), oob) : ""),
@@ -112,7 +120,8 @@ function groupsFor(st: LiveState, plan: Plan): string {
 function feeder(st: LiveState): (ws: ServerWebSocket<WsData>) => void {
   const { hub, unusable, env } = st.deps;
   const piece = (ws: ServerWebSocket<WsData>, i: number): string | undefined => {
-    const { plan } = ws.data;
+    const { plan, since } = ws.data;
+    if (plan.mode === "details") return i === 0 ? st.details.get(plan.services[0]!) : undefined;
     if (ws.data.regroup) {
       if (i === 0) return groupsFor(st, plan);
       ws.data.regroup = false;
@@ -122,6 +131,8 @@ function feeder(st: LiveState): (ws: ServerWebSocket<WsData>) => void {
     const item = (ws.data.queue ?? plan.services)[i];
     if (item === undefined || typeof item === "string") return item;
     const s = item;
+    // A page rendered moments ago already shows every card: only those changed since go out.
+    if (since && !ws.data.queue && !hub.changedSince(s, since)) return undefined;
     const k = st.plans.keys(s);
     const cur = hub.current(s);
     if (plan.mode === "json") return cur ? st.rendered.get(k.json, cur, () => JSON.stringify(wireStatus(cur))) : undefined;
@@ -129,7 +140,7 @@ function feeder(st: LiveState): (ws: ServerWebSocket<WsData>) => void {
     const key = unusable().get(k.id)?.length ? k.html.unusable : k.html.allowed;
     return st.rendered.get(key, cur, () => st.card(cur, s, "may-restart", true));
   };
-  // The page may have been open for a while (or the tab hidden): every open gets everything.
+  // The page may have been open for a while (or the tab hidden): every open gets everything it does not show yet.
   return (ws) => void pump(ws, ws.data.feed, (i) => piece(ws, i), env.websocketBufferBytes);
 }
 
@@ -191,7 +202,8 @@ function upgrade(st: LiveState, req: Request, server: Server<WsData>, stream: St
   const addr = clientAddress(st.deps.peerOf(req), req.headers.get("x-forwarded-for"), env.trustedProxies);
   if (!st.cap.admit(addr)) return json({ error: "rate-limited", message: `too many open websockets from ${addr} (WEBSOCKET_MAX_PER_ADDRESS=${env.websocketMaxPerAddress})` }, 429);
   const plan = st.plans.planFor(stream, who, only);
-  const data: WsData = { plan, identity: who, addr, feed: { next: 0, total: plan.services.length + (stream === "html" ? 1 : 0) } };
+  const total = stream === "details" ? 1 : plan.services.length + (stream === "html" ? 1 : 0);
+  const data: WsData = { plan, identity: who, addr, feed: { next: 0, total }, since: markOf(req) };
   if (server.upgrade(req, { data })) return undefined;
   st.cap.release(addr);
   return json({ error: "bad-request", message: "websocket upgrade failed" }, 400);
@@ -251,6 +263,7 @@ function publishFrom(st: LiveState, server: Server<WsData>, feed: (ws: ServerWeb
     for (const [audience, name] of AUDIENCES) publish(audience === "may-restart" ? [`html:${id}:${name}`, "html:*"] : [`html:${id}:${name}`], () => st.card(s, s.service, audience, true));
   };
   hub.onStatus(onStatus);
+  st.details.publishTo(server);
   hub.onConnection((stale) => {
     server.publish("html:banner", staleBanner(stale, true));
   });
@@ -261,6 +274,50 @@ function publishFrom(st: LiveState, server: Server<WsData>, feed: (ws: ServerWeb
     for (const ws of st.sockets) if (!authn.stillValid(ws.data.identity)) ws.close(1008, "credential revoked");
   });
   return onStatus;
+}
+
+/** `?since=` of the page's socket: a hub mark ("<run>.<count>"); anything else is ignored (the socket gets everything). */
+function markOf(req: Request): string | undefined {
+  const v = requestUrl(req).searchParams.get("since");
+  return v && v.length <= 40 ? v : undefined;
+}
+
+/**
+ * The details panels' renderings, one per service with an open panel, shared by all its sockets:
+ * re-rendered when a watch event touched the service (published only when the text changed),
+ * and at most DETAILS_MAX_AGE_MS old when a new panel opens (the page's script keeps "ago" current).
+ */
+const DETAILS_MAX_AGE_MS = 10_000;
+function detailsCache(hub: StatusHub) {
+  const last = new Map<string, { at: number; text: string }>();
+  const render = (s: ServiceKey) => {
+    const at = Date.now();
+    const text = renderDetailsBody(hub.details(s), at);
+    last.set(serviceId(s), { at, text });
+    return text;
+  };
+  return {
+    get(s: ServiceKey): string {
+      const hit = last.get(serviceId(s));
+      return hit && Date.now() - hit.at < DETAILS_MAX_AGE_MS ? hit.text : render(s);
+    },
+    publishTo(server: Server<WsData>): void {
+      hub.onTouched((batch) => {
+        for (const s of batch) {
+          const id = serviceId(s);
+          const topic = `details:${id}`;
+          // No open panel: nothing kept for it.
+          if (server.subscriberCount(topic) === 0) {
+            last.delete(id);
+            continue;
+          }
+          const before = last.get(id)?.text;
+          const text = render(s);
+          if (text !== before) server.publish(topic, text);
+        }
+      });
+    },
+  };
 }
 
 export function makeLive(deps: LiveDeps) {

@@ -3,7 +3,7 @@ import { type TSchema, Type } from "@sinclair/typebox";
 import { ServicesFileSchema } from "../config/file.ts";
 import * as S from "./schemas.ts";
 
-type Body = { schema: TSchema; type?: "application/json" | "application/x-ndjson" | "text/plain" };
+type Body = { schema: TSchema; type?: "application/json" | "application/x-ndjson" | "text/plain" | "text/html" };
 type Answer = { description: string; bodies?: Body[]; headers?: string[] };
 export interface Operation {
   method: "get" | "post";
@@ -98,6 +98,16 @@ export const OPERATIONS: Operation[] = [
       default: DEFAULT,
     },
   },
+  {
+    method: "get",
+    path: "/ui/service/{kind}/{namespace}/{name}/details",
+    summary: "One service's details (pods, Events, restart history): the page's panel as HTML, or JSON with Accept: application/json",
+    responses: {
+      200: { description: "the details", bodies: [{ schema: S.Details }, { schema: Type.String(), type: "text/html" }] },
+      ...ERRORS(["400", "bad path, or the identity header repeated or undecodable"], ["401", "no valid identity"], HOSTS, ["404", "not configured or not visible (both answer alike)"]),
+      default: DEFAULT,
+    },
+  },
   { method: "get", path: "/api/v1/openapi.json", summary: "This document", responses: { 200: { description: "OpenAPI 3.1", bodies: [{ schema: S.OpenApiDocument }] }, ...ERRORS(HOSTS), default: DEFAULT } },
   { method: "get", path: "/healthz", summary: "Alive", responses: { 200: { description: "ok", bodies: [{ schema: Type.String(), type: "text/plain" }] }, ...ERRORS(HOSTS), default: DEFAULT } },
   {
@@ -123,6 +133,8 @@ export const OPERATIONS: Operation[] = [
 /** Named schemas: referenced by $ref where a response uses exactly one of them. */
 const COMPONENTS: Record<string, TSchema> = {
   StatusMessage: S.StatusMessage,
+  Snapshot: S.Snapshot,
+  Details: S.Details,
   RemovalMessage: S.RemovalMessage,
   WebSocketMessage: S.WebSocketMessage,
   ServiceList: S.ServiceList,

@@ -19,6 +19,16 @@ export const LockBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Outcome = Type.Object(
+  {
+    restarted_at: Type.String(),
+    result: Type.Union((["complete", "failed", "timed-out"] as const).map((r) => Type.Literal(r))),
+    seconds: Count,
+    why: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
 /** One service's status: one websocket message, and the snapshot's base (the original tool's shape; fields only added). */
 export const StatusMessage = Type.Object(
   {
@@ -35,6 +45,8 @@ export const StatusMessage = Type.Object(
         ready: Count,
         updated: Count,
         restarted_by: Type.String(),
+        why: Type.String({ description: "the most likely cause when the rollout failed or is slow; empty otherwise" }),
+        outcome: Type.Union([Type.Null(), Outcome], { description: "how the last restart ended, when the app saw it under way" }),
       },
       { additionalProperties: false },
     ),
@@ -77,8 +89,59 @@ export const RemovalMessage = Type.Object(
 /** One message of the JSON websocket streams (/api/v1/service/status and one service's /status): a status, or a removal. */
 export const WebSocketMessage = Type.Union([StatusMessage, RemovalMessage]);
 
-/** GET /api/v1/service/{kind}/{namespace}/{name}: the status message (other fields may be added next to it). */
-export const Snapshot = StatusMessage;
+const Pod = Type.Object(
+  {
+    name: Type.String(),
+    phase: Type.String({ description: "Pending, Running, Succeeded, Failed, Unknown, or Terminating" }),
+    ready: Type.Boolean(),
+    restarts: Count,
+    age_sec: Type.Number(),
+    node: Type.String(),
+    current: Type.Union([Type.Boolean(), Type.Null()], { description: "runs the workload's current revision; null when that is not known" }),
+    reason: Type.String({ description: "why it is not running well (e.g. CrashLoopBackOff); empty when nothing is wrong" }),
+    detail: Type.String(),
+    created: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+const Event = Type.Object(
+  {
+    type: Type.Union([Type.Literal("Warning"), Type.Literal("Normal")]),
+    reason: Type.String(),
+    message: Type.String(),
+    object: Type.String({ description: "Kind/name it is about" }),
+    count: Count,
+    first_seen: Type.String(),
+    last_seen: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+const HistoryEntry = Type.Object(
+  {
+    restarted_at: Type.String(),
+    restarted_by: Type.String(),
+    revision: Count,
+    outcome: Type.Union((["complete", "failed", "timed-out", "in-progress", "unknown"] as const).map((r) => Type.Literal(r))),
+    duration_sec: Type.Union([Count, Type.Null()]),
+    why: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+const detailFields = {
+  pods: Type.Array(Pod),
+  events: Type.Array(Event, { description: "the service's rollout Events and every Warning (empty when the app may not read Events)" }),
+  history: Type.Array(HistoryEntry, { description: "past restarts, newest first" }),
+  missing_permissions: Type.Array(Type.String(), { description: "detail reads the app lacks rights for (their parts stay empty), e.g. \"events in shop\"" }),
+};
+
+/** One service's details (the on-call panel): pods, Events, restart history. */
+export const Details = Type.Object(detailFields, { additionalProperties: false });
+
+/** GET /api/v1/service/{kind}/{namespace}/{name}: the status message plus the service's details. */
+export const Snapshot = Type.Object({ ...StatusMessage.properties, ...detailFields }, { additionalProperties: false });
 
 export const ServiceList = Type.Object(
   { services: Type.Array(Type.Object({ kind: Kind, name: Type.String(), namespace: Type.String() }, { additionalProperties: false })) },
@@ -154,6 +217,7 @@ export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0"), inf
 
 export type StatusMessageBody = Static<typeof StatusMessage>;
 export type SnapshotBody = Static<typeof Snapshot>;
+export type DetailsBody = Static<typeof Details>;
 export type RemovalMessageBody = Static<typeof RemovalMessage>;
 export type ServiceListBody = Static<typeof ServiceList>;
 export type RestartAcceptedBody = Static<typeof RestartAccepted>;

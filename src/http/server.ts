@@ -9,6 +9,7 @@ import type { ServiceSet } from "../status/service-set.ts";
 import type { Readiness } from "../status/readiness.ts";
 import type { Authn } from "./auth.ts";
 import { logAccess } from "./access-log.ts";
+import { makeDetailsHandlers } from "./details.ts";
 import { type Drain, makeDrain } from "./drain.ts";
 import { MAX_BODY_BYTES, tooLarge, uniform } from "./errors.ts";
 import { makeHandlers } from "./handlers.ts";
@@ -35,6 +36,8 @@ export interface AppDeps {
   /** Why the last config reload was refused ("" when it was not). */
   configProblem?: Notice;
   version: string;
+  /** CLUSTER_NAME, shown in the header and title ("" shows none). */
+  clusterName: string;
   log(level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** Frees this instance's lock on a service: a restart cut short by shutdown (issue 15 #11). */
   releaseOwn?(s: ServiceKey): Promise<void>;
@@ -74,7 +77,8 @@ function guarded(log: AppDeps["log"], answer: (req: Request, server: Server<neve
 }
 
 /** The main listener's table: every route the app answers. */
-function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, restart: Handler, snapshot: Handler, openapi: Handler): Route[] {
+type Extra = { restart: Handler; snapshot: Handler; openapi: Handler; details: ReturnType<typeof makeDetailsHandlers> };
+function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof makeLive>, { restart, snapshot, openapi, details }: Extra): Route[] {
   // issue 15 #5: metrics on the main port need an identity when AUTH_MODE≠none (the monitoring port stays open).
   const stream = (kind: "json" | "html"): Handler => (req, _p, server) => live.upgrade(req, server as Server<WsData>, kind);
   return [
@@ -91,6 +95,10 @@ function routeTable(h: ReturnType<typeof makeHandlers>, live: ReturnType<typeof 
     { path: "/api/v1/service/:kind/:namespace/:name", GET: snapshot },
     { path: "/api/v1/service/:kind/:namespace/:name/status", GET: h.serviceStream },
     { path: "/api/v1/service/:kind/:namespace/:name/restart", POST: restart },
+    { path: "/service/:kind/:namespace/:name", GET: details.page },
+    { path: "/ui/service/:kind/:namespace/:name/status", GET: details.stream },
+    { path: "/ui/service/:kind/:namespace/:name/details", GET: details.fragment },
+    { path: "/ui/service/:kind/:namespace/:name/details/live", GET: details.live },
   ];
 }
 
@@ -138,10 +146,11 @@ export function startServer(deps: AppDeps): App {
   const drain = shutdownDrain(deps);
   const live = makeLive({ env, services, hub, metrics, identify, authn: deps.authn, unusable: deps.unusable, configProblem, peerOf });
   const restart = makeRestartHandler({ env, flow: deps.flow, hub, metrics, identify, drain });
-  const h = makeHandlers({ env, services, configProblem, hub, metrics, identify, version: deps.version, unusable: deps.unusable, ready: deps.ready, upgrade: live.upgrade, beforeMetrics: live.countWatchers });
+  const shared = { services, hub, identify, version: deps.version, clusterName: deps.clusterName, unusable: deps.unusable, upgrade: live.upgrade };
+  const h = makeHandlers({ ...shared, env, configProblem, metrics, ready: deps.ready, beforeMetrics: live.countWatchers });
   const snapshot = makeSnapshotHandler({ env, services, hub, identify, drain });
   const openapi = openApiDocument(deps.version);
-  const routes = router(routeTable(h, live, restart, snapshot, () => json(openapi)));
+  const routes = router(routeTable(h, live, { restart, snapshot, openapi: () => json(openapi), details: makeDetailsHandlers(shared) }));
   // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding); in the uniform error shape like every other refusal.
   const answer = guarded(deps.log, async (req, s) => {
     const badHost = hostRefusal(req, env.allowedHosts);

@@ -5,11 +5,13 @@ import { notListed } from "../config/file.ts";
 import { mayView } from "../restart/identity.ts";
 import { findService } from "../restart/restart.ts";
 import type { StatusHub } from "../status/hub.ts";
+import type { ServiceDetails } from "../status/details.ts";
 import type { ServiceStatus } from "../status/model.ts";
 import type { ServiceSet } from "../status/service-set.ts";
 import type { Drain } from "./drain.ts";
 import type { Identify } from "./identify.ts";
 import { wireStatus } from "./render.ts";
+import { wireDetails } from "./render-details.ts";
 import { requestIdOf } from "./request-id.ts";
 import { json, STATUS } from "./respond.ts";
 import type { Handler } from "./router.ts";
@@ -26,9 +28,9 @@ export interface SnapshotDeps {
   drain?: Pick<Drain, "draining" | "onDrain">;
 }
 
-/** The snapshot: the same object as one status websocket message; further fields are added here, in one place. */
-export function snapshotBody(s: ServiceStatus): SnapshotBody {
-  return { ...wireStatus(s) };
+/** The snapshot: the same object as one status websocket message plus the service's details (issue 11); further fields are added here, in one place. */
+export function snapshotBody(s: ServiceStatus, details: ServiceDetails): SnapshotBody {
+  return { ...wireStatus(s), ...wireDetails(details) };
 }
 
 export function makeSnapshotHandler({ env, services, hub, identify, drain }: SnapshotDeps): Handler {
@@ -47,7 +49,7 @@ export function makeSnapshotHandler({ env, services, hub, identify, drain }: Sna
     if (typeof waitSec === "string") return json({ error: "bad-request", message: waitSec }, 400);
     const current = hub.current(found.service);
     if (!current) return json({ error: "not-ready", message: "the watch caches have not synced yet" }, 503, { "Retry-After": "1" });
-    if (waitSec === 0) return json(snapshotBody(current));
+    if (waitSec === 0) return json(snapshotBody(current, hub.details(found.service)));
     // Bun would close a connection idle this long; the caller asked to wait.
     (server as Server<never>).timeout(req, waitSec + 30);
     const wait = () => hub.waitForSettled(found.service, waitSec * 1000);

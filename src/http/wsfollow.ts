@@ -69,13 +69,16 @@ function moveOf(from: Plan, to: Plan, c: ServiceChange): Move {
   };
 }
 
-/** One service's own stream: closed (after a removal message) once the service is gone or hidden from its viewer. */
+/**
+ * One service's own stream, or its details panel (issue 11): closed once the service is gone or
+ * hidden from its viewer; a JSON stream is told first (a removal message), HTML ones are not.
+ */
 function followSingle(ws: FollowSocket, c: ServiceChange, config: ConfigFile): void {
   const s = ws.data.plan.services[0]!;
   const id = serviceId(s);
   const hidden = c.changed.some((e) => serviceId(e) === id && !mayView(config, e, ws.data.identity));
   if (!hidden && !c.removed.some((e) => serviceId(e) === id)) return;
-  ws.send(JSON.stringify(wireRemoval(s)));
+  if (ws.data.plan.mode === "json") ws.send(JSON.stringify(wireRemoval(s)));
   ws.close(1000, "service removed from the list");
 }
 

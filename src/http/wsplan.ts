@@ -9,7 +9,8 @@ import type { Identity } from "../restart/identity.ts";
 import { topicsFor } from "./wsfeed.ts";
 
 export interface Plan {
-  mode: "json" | "html";
+  /** "details": one service's open details panel (issue 11); not a status watcher. */
+  mode: "json" | "html" | "details";
   services: ServiceEntry[];
   topics: string[];
   /** Per service: refused to this viewer (mayRestart says no). */
@@ -31,6 +32,23 @@ const keysOf = (s: ServiceEntry): PieceKeys => {
   const id = serviceId(s);
   return { id, json: `json:${id}`, html: { allowed: `html:${id}:allowed`, denied: `html:${id}:denied`, unusable: `html:${id}:unusable` } };
 };
+
+/** One service's details panel (issue 11): its own topic, never shared, not a status watcher. */
+function detailsPlan(only: ServiceEntry | undefined, keyFor: (s: ServiceEntry) => PieceKeys): Plan {
+  if (!only) throw new Error("a details socket is for one service");
+  return { mode: "details", services: [only], topics: [`details:${keyFor(only).id}`], denied: [false], sockets: 0, single: true };
+}
+
+/** Websocket clients per service, for the restart_app_service_status_watchers gauge (0 for services once watched). */
+function countWatchers(everWatched: Map<string, ServiceEntry>, open: Iterable<Plan>, keyFor: (s: ServiceEntry) => PieceKeys): Map<ServiceEntry, number> {
+  const counts = new Map<string, number>();
+  for (const id of everWatched.keys()) counts.set(id, 0);
+  for (const p of open) {
+    // A details panel is not a status watcher (the card beside it already counts).
+    if (p.sockets > 0 && p.mode !== "details") for (const s of p.services) counts.set(keyFor(s).id, (counts.get(keyFor(s).id) ?? 0) + p.sockets);
+  }
+  return new Map([...counts].map(([id, n]) => [everWatched.get(id)!, n]));
+}
 
 /**
  * `services()` is the current service set. When it changes, `rebuild()` forgets every plan (sockets
@@ -66,8 +84,9 @@ export function makePlans(o: {
   return {
     keys: keyFor,
     rebuild,
-    /** The plan for this viewer; `only` (one service's own stream) is not shared. */
-    planFor(mode: "json" | "html", who: Identity, only?: ServiceEntry): Plan {
+    /** The plan for this viewer; `only` (one service's own stream, or its details) is not shared. */
+    planFor(mode: "json" | "html" | "details", who: Identity, only?: ServiceEntry): Plan {
+      if (mode === "details") return detailsPlan(only, keyFor);
       if (only) return build(mode, [only], who, true);
       const key = `${mode}\u0000${who.user}\u0000${who.groups.join("\u0001")}`;
       let p = plans.get(key);
@@ -81,19 +100,12 @@ export function makePlans(o: {
     },
     opened(p: Plan): void {
       p.sockets++;
-      for (const s of p.services) everWatched.set(keyFor(s).id, s);
+      if (p.mode !== "details") for (const s of p.services) everWatched.set(keyFor(s).id, s);
     },
     closed(p: Plan): void {
       p.sockets--;
     },
     /** Websocket clients per service, for the restart_app_service_status_watchers gauge. */
-    watchers(open: Iterable<Plan>): Map<ServiceEntry, number> {
-      const counts = new Map<string, number>();
-      for (const id of everWatched.keys()) counts.set(id, 0);
-      for (const p of open) {
-        if (p.sockets > 0) for (const s of p.services) counts.set(keyFor(s).id, (counts.get(keyFor(s).id) ?? 0) + p.sockets);
-      }
-      return new Map([...counts].map(([id, n]) => [everWatched.get(id)!, n]));
-    },
+    watchers: (open: Iterable<Plan>) => countWatchers(everWatched, open, keyFor),
   };
 }

@@ -3,7 +3,9 @@
 // Needs come in two tiers. *Required* ones (watch the workload and its pods, patch the workload)
 // are exactly what the original tool's ClusterRole grants for Deployments and StatefulSets: a
 // service missing one of them cannot be restarted. *Optional* ones (Events, Leases) power the
-// new features; without them the app still works as the original did, and says so.
+// new features; without them the app still works as the original did, and says so. The
+// *detail* needs (read Events, ReplicaSets, ControllerRevisions) feed the details panel and the
+// restart history; they are optional too: without them those parts stay empty and say why.
 import type { ServiceKey } from "../config/file.ts";
 import { serviceId } from "../config/file.ts";
 import { type KubeClient, KubeError } from "./api.ts";
@@ -61,9 +63,28 @@ export const REVIEW_NEEDS: Need[] = ["selfsubjectrulesreviews", "selfsubjectacce
   namespace: "",
 }));
 
-/** Everything the services of one namespace need there: the required rights and the Event. */
+/**
+ * What the details panel and the history read in a namespace: Events (always), ReplicaSets
+ * (revisions of Deployments), ControllerRevisions (of StatefulSets and DaemonSets). Optional.
+ */
+export function detailNeeds(namespace: string, kinds: Iterable<string>): Need[] {
+  const ks = new Set(kinds);
+  const resources: [string, string][] = [["", "events"]];
+  if (ks.has("Deployment")) resources.push(["apps", "replicasets"]);
+  if (ks.has("StatefulSet") || ks.has("DaemonSet")) resources.push(["apps", "controllerrevisions"]);
+  return resources.flatMap(([group, resource]) => ["list", "watch"].map((verb) => ({ verb, group, resource, namespace })));
+}
+
+/** The detail needs of every namespace the services (or namespaced selector scopes) live in. */
+export function allDetailNeeds(services: { kind: string; namespace: string }[]): Need[] {
+  const kinds = new Map<string, string[]>();
+  for (const s of services) if (s.namespace !== "*") kinds.set(s.namespace, [...(kinds.get(s.namespace) ?? []), s.kind]);
+  return [...kinds].flatMap(([ns, ks]) => detailNeeds(ns, ks));
+}
+
+/** Everything the services of one namespace need there: the required rights, the Event and the detail reads. */
 export function namespaceNeeds(services: ServiceKey[]): Need[] {
-  return [...services.flatMap(requiredNeeds), ...[...new Set(services.map((s) => s.namespace))].map(eventNeed)];
+  return [...services.flatMap(requiredNeeds), ...[...new Set(services.map((s) => s.namespace))].map(eventNeed), ...allDetailNeeds(services)];
 }
 
 export interface PolicyRule {
@@ -131,6 +152,8 @@ export interface AccessReport {
   missingEvents: string[];
   /** Per selector scope ("Deployment/shop", "Deployment/*"): required rights that are missing. */
   scopes?: Map<string, string[]>;
+  /** Detail reads (Events, ReplicaSets, ControllerRevisions) the app may not do: those watches are not started. */
+  missingDetails: Need[];
 }
 
 /** The access report as /readyz lines: what the app cannot do, and what it does instead. */
@@ -141,10 +164,11 @@ export function accessDetail(report: AccessReport, checkError: string, inProcess
   for (const [scope, missing] of report.scopes ?? []) detail.push(`selector entries for ${scope}: missing permission: ${missing.join("; ")}`);
   if (inProcessLocks) detail.push(`locks are in-process only: missing ${report.missingLeases.join("; ")}`);
   if (report.missingEvents.length) detail.push(`cannot create Events in: ${report.missingEvents.join(", ")}`);
+  if (report.missingDetails?.length) detail.push(`details and history incomplete: missing ${report.missingDetails.map(describeNeed).join("; ")}`);
   return detail;
 }
 
-export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
+export const NO_PROBLEMS: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [], missingDetails: [] };
 
 /** Asks one SelfSubjectAccessReview per distinct need (memoised). */
 function accessReviews(client: KubeClient): (n: Need) => Promise<boolean> {
@@ -219,11 +243,13 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
   };
   const unusable = new Map<string, string[]>();
   const namespaces = [...new Set([...services, ...scopes].map((s) => s.namespace).filter((ns) => ns !== "*"))];
-  const [perScope, perService, missingLeases, eventResults] = await Promise.all([
+  const details = allDetailNeeds([...services, ...scopes]);
+  const [perScope, perService, missingLeases, eventResults, detailOk] = await Promise.all([
     Promise.all(scopes.map(async (sc) => [scopeKey(sc), await missing(scopeNeeds(sc))] as const)),
     Promise.all(services.map(async (s) => [serviceId(s), await missing(requiredNeeds(s))] as const)),
     missing(leaseNeeds(lockNamespace)),
     Promise.all(namespaces.map(async (ns) => ((await allowed(eventNeed(ns))) ? undefined : ns))),
+    Promise.all(details.map(allowed)),
   ]);
   const unwatchable = new Map<string, string>();
   for (const [id, m] of perService) {
@@ -233,5 +259,6 @@ export async function checkAccess(client: KubeClient, services: ServiceKey[], lo
     if (blind.length) unwatchable.set(id, `the app may not watch this service: missing ${blind.join("; ")}`);
   }
   const scoped = new Map(perScope.filter(([, m]) => m.length));
-  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x), ...(scopes.length ? { scopes: scoped } : {}) };
+  const missingDetails = details.filter((_, i) => !detailOk[i]);
+  return { unusable, unwatchable, missingLeases, missingEvents: eventResults.filter((x): x is string => !!x), missingDetails, ...(scopes.length ? { scopes: scoped } : {}) };
 }

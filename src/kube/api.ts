@@ -53,6 +53,8 @@ export interface Credentials {
   /** The namespace the configuration points at (kubeconfig context, or the pod's own), if any. */
   namespace?: string;
   proxyUrl?: string;
+  /** The kubeconfig context's cluster name (none in-cluster): the page's header when CLUSTER_NAME is unset. */
+  clusterName?: string;
   resolve(): Promise<Resolved>;
 }
 

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import { clusterNameFor } from "./cluster-name.ts";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config/env.ts";
 import { type Credentials, type KubeClient, makeApiClient, REQUEST_TIMEOUT_MS } from "./api.ts";
@@ -70,6 +71,7 @@ export function kubeConfigCredentials(kc: KubeConfig): Credentials {
     server: cluster.server,
     namespace: kc.getContextObject(kc.getCurrentContext())?.namespace,
     proxyUrl: cluster.proxyUrl,
+    clusterName: clusterNameFor(undefined, kc, false),
     async resolve() {
       const o: ResolvedOptions = {};
       // applyOptions is public at runtime but typed private; it is the one place that resolves

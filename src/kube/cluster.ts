@@ -2,8 +2,8 @@
 import type { ConfigFile, Kind, ServiceKey } from "../config/file.ts";
 import type { KubeClient } from "./api.ts";
 import { LOCK_SELECTOR, leaseName } from "./lock.ts";
-import { leasesPath, podsPath, workloadsPath } from "./paths.ts";
-import type { Lease, Pod, Workload } from "./types.ts";
+import { controllerRevisionsPath, eventsPath, leasesPath, podsPath, replicaSetsPath, workloadsPath } from "./paths.ts";
+import type { ControllerRevision, KubeEvent, KubeObject, Lease, Pod, ReplicaSet, Workload } from "./types.ts";
 import { WatchCache } from "./watch.ts";
 
 /** Where workloads of a kind are watched; namespace "*" is every namespace (one cluster-wide watch). */
@@ -20,6 +20,14 @@ export interface ClusterView {
   lease(s: ServiceKey): Lease | undefined;
   /** Whether the cache that holds `s` has listed at least once (before that, "not there" means "not known yet"). */
   covers(s: ServiceKey): boolean;
+  /** Events of a namespace (empty when the app may not read them). */
+  events(namespace: string): KubeEvent[];
+  /** ReplicaSets of a namespace owned by the object with this uid (a Deployment's revisions). */
+  replicaSets(namespace: string, ownerUid: string): ReplicaSet[];
+  /** ControllerRevisions of a namespace owned by the object with this uid (StatefulSet/DaemonSet revisions). */
+  revisions(namespace: string, ownerUid: string): ControllerRevision[];
+  /** Which detail reads are not watched, as "resource in namespace" (missing rights). */
+  detailGaps(): string[];
   /** Called with what changed, so only the services it can affect are recomputed. */
   onChange(h: (scope: ChangeScope) => void): void;
   onConnection(h: () => void): void;
@@ -78,6 +86,8 @@ export interface ClusterOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** In-process locks, when the app may not use Leases: read instead of a Lease watch. */
   locks?: LockSource;
+  /** Detail reads the app may not do (from the self-check): those watches are not started. */
+  missingDetails?: { resource: string; namespace: string }[];
 }
 
 /** After an outage, one "watch recovered" line says the cache is live again and how long it was not. */
@@ -130,6 +140,7 @@ export function watchCluster(o: ClusterOptions): ClusterView {
 class View implements ClusterView {
   private readonly workloadCaches = new Map<string, WatchCache<Workload>>(); // key kind/ns
   private readonly podCaches = new Map<string, WatchCache<Pod>>(); // key ns or "*"
+  private readonly detailCaches = new Map<string, WatchCache<KubeObject>>(); // key resource/ns (events, replicasets, controllerrevisions)
   private wideIndex: PodsByNamespace | undefined;
   private readonly leases: WatchCache<Lease> | undefined;
   private readonly changeHandlers: ((scope: ChangeScope) => void)[] = [];
@@ -153,15 +164,15 @@ class View implements ClusterView {
     for (const h of this.changeHandlers) h(scope);
   }
 
-  private watchConnection<T extends Workload | Pod | Lease>(c: WatchCache<T>): void {
+  private watchConnection<T extends KubeObject>(c: WatchCache<T>): void {
     c.onConnection((up) => (this.noteRecovery(c as unknown as WatchCache<never>, up), this.connHandlers.forEach((h) => h())));
   }
 
   private all(): WatchCache<never>[] {
-    return [...this.workloadCaches.values(), ...this.podCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
+    return [...this.workloadCaches.values(), ...this.podCaches.values(), ...this.detailCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
   }
 
-  private newCache<T extends Workload | Pod>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void): WatchCache<T> {
+  private newCache<T extends KubeObject>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void): WatchCache<T> {
     const c = new WatchCache<T>(this.o.client, { path, log: this.o.log });
     c.onChange((_t, obj, prev) => onEvent(obj, prev));
     this.watchConnection(c);
@@ -173,11 +184,14 @@ class View implements ClusterView {
 
   setScopes(scopes: WatchScope[]): void {
     const keys = cacheKeys(scopes);
-    const before = this.workloadCaches.size + this.podCaches.size;
+    const details = detailKeys(scopes, this.o.missingDetails ?? []);
+    const before = this.all().length;
     for (const [k, c] of this.workloadCaches) if (!keys.workloads.has(k)) (c.stop(), this.workloadCaches.delete(k));
     for (const [k, c] of this.podCaches) if (!keys.pods.has(k)) (c.stop(), this.podCaches.delete(k));
+    for (const [k, c] of this.detailCaches) if (!details.has(k)) (c.stop(), this.detailCaches.delete(k));
     // Watches that went away leave the stale banner and restart_app_watch_connected (connection listeners re-read).
-    if (this.started && this.workloadCaches.size + this.podCaches.size < before) queueMicrotask(() => this.connHandlers.forEach((h) => h()));
+    if (this.started && this.all().length < before) queueMicrotask(() => this.connHandlers.forEach((h) => h()));
+    this.addDetailCaches(details);
     if (!keys.pods.has("*")) this.wideIndex = undefined;
     for (const k of keys.workloads) {
       if (this.workloadCaches.has(k)) continue;
@@ -192,6 +206,42 @@ class View implements ClusterView {
       if (ns === "*") this.wideIndex = new PodsByNamespace(c);
       this.podCaches.set(ns, c);
     }
+  }
+
+  /** The optional watches behind details and history (Events, ReplicaSets, ControllerRevisions) follow the scopes too. */
+  private addDetailCaches(keys: Set<string>): void {
+    for (const k of keys) {
+      if (this.detailCaches.has(k)) continue;
+      const [resource, ns] = k.split("/") as [string, string];
+      const path = resource === "events" ? eventsPath(ns) : resource === "replicasets" ? replicaSetsPath(ns) : controllerRevisionsPath(ns);
+      const c = this.newCache<KubeObject>(path, ns, (o) => {
+        const scope = resource === "events" ? eventScope(ns, o as KubeEvent, this.podLabels, this.rsOwner) : ownerScope(ns, o as Owned);
+        if (scope) this.notify(scope);
+      });
+      this.detailCaches.set(k, c);
+    }
+  }
+
+  private readonly podLabels = (ns: string, name: string) =>
+    (this.podCaches.get(ns)?.get(ns, name) ?? this.wideIndex?.byNs.get(ns)?.get(name))?.metadata?.labels;
+
+  private readonly rsOwner = (ns: string, name: string) =>
+    (this.detailCaches.get(`replicasets/${ns}`)?.get(ns, name) as Owned | undefined)?.metadata?.ownerReferences?.find((o) => o.controller);
+
+  events(namespace: string): KubeEvent[] {
+    return (this.detailCaches.get(`events/${namespace}`)?.list() ?? []) as KubeEvent[];
+  }
+
+  replicaSets(namespace: string, ownerUid: string): ReplicaSet[] {
+    return ownedBy((this.detailCaches.get(`replicasets/${namespace}`)?.list() ?? []) as ReplicaSet[], ownerUid);
+  }
+
+  revisions(namespace: string, ownerUid: string): ControllerRevision[] {
+    return ownedBy((this.detailCaches.get(`controllerrevisions/${namespace}`)?.list() ?? []) as ControllerRevision[], ownerUid);
+  }
+
+  detailGaps(): string[] {
+    return (this.o.missingDetails ?? []).map((m) => `${m.resource} in ${m.namespace}`);
   }
 
   private cacheFor(s: { kind: Kind; namespace: string }): WatchCache<Workload> | undefined {
@@ -259,4 +309,48 @@ class View implements ClusterView {
   stop(): void {
     for (const c of this.all()) c.stop();
   }
+}
+
+/** Detail watch keys ("events/shop") for the namespaced scopes, minus the reads the app may not do. */
+export function detailKeys(scopes: WatchScope[], missing: { resource: string; namespace: string }[]): Set<string> {
+  const allowed = (resource: string, ns: string) => !missing.some((m) => m.resource === resource && m.namespace === ns);
+  const keys = new Set<string>();
+  for (const { kind, namespace: ns } of scopes) {
+    if (ns === "*") continue;
+    const wanted = ["events", kind === "Deployment" ? "replicasets" : "controllerrevisions"];
+    for (const r of wanted) if (allowed(r, ns)) keys.add(`${r}/${ns}`);
+  }
+  return keys;
+}
+
+type Owned = KubeObject & { metadata?: { ownerReferences?: { uid: string; kind: string; name: string; controller?: boolean }[] } };
+
+const ownedBy = <T extends Owned>(items: T[], uid: string): T[] => items.filter((o) => o.metadata?.ownerReferences?.some((r) => r.uid === uid));
+
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet"]);
+
+/** A ReplicaSet or ControllerRevision changed: the workload that owns it. */
+function ownerScope(namespace: string, o: Owned): ChangeScope | undefined {
+  const owner = o.metadata?.ownerReferences?.find((r) => r.controller && WORKLOAD_KINDS.has(r.kind));
+  return owner ? { namespace, workload: { kind: owner.kind as Kind, name: owner.name } } : undefined;
+}
+
+/** An Event changed: the workload it is about, through its ReplicaSet, or the pod (by its labels). */
+export function eventScope(
+  namespace: string,
+  e: KubeEvent,
+  podLabels: (ns: string, name: string) => Record<string, string> | undefined,
+  rsOwner: (ns: string, name: string) => { kind: string; name: string } | undefined,
+): ChangeScope | undefined {
+  const { kind = "", name = "" } = e.involvedObject ?? {};
+  if (WORKLOAD_KINDS.has(kind)) return { namespace, workload: { kind: kind as Kind, name } };
+  if (kind === "ReplicaSet") {
+    const owner = rsOwner(namespace, name);
+    return owner?.kind === "Deployment" ? { namespace, workload: { kind: "Deployment", name: owner.name } } : undefined;
+  }
+  if (kind === "Pod") {
+    const labels = podLabels(namespace, name);
+    return labels ? { namespace, podLabels: [labels] } : undefined;
+  }
+  return undefined;
 }

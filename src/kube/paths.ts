@@ -9,4 +9,6 @@ export const workloadPath = (kind: Kind, ns: string, name: string) => `${workloa
 export const podsPath = (ns: string) => (ns === "*" ? "/api/v1/pods" : `/api/v1/namespaces/${ns}/pods`);
 export const leasesPath = (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
 export const eventsPath = (ns: string) => `/api/v1/namespaces/${ns}/events`;
+export const replicaSetsPath = (ns: string) => `/apis/apps/v1/namespaces/${ns}/replicasets`;
+export const controllerRevisionsPath = (ns: string) => `/apis/apps/v1/namespaces/${ns}/controllerrevisions`;
 export const plural = (kind: Kind) => PLURAL[kind];

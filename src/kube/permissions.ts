@@ -45,19 +45,20 @@ function replaceList<T>(target: T[], from: T[]): void {
 
 /** Copies `fresh` into `target` (same objects); says whether anything changed. */
 function applyReport(target: AccessReport, fresh: AccessReport): boolean {
-  const snapshot = () => JSON.stringify([[...target.unusable], [...target.unwatchable], target.missingLeases, target.missingEvents]);
+  const snapshot = () => JSON.stringify([[...target.unusable], [...target.unwatchable], target.missingLeases, target.missingEvents, target.missingDetails]);
   const before = snapshot();
   replaceMap(target.unusable, fresh.unusable);
   replaceMap(target.unwatchable, fresh.unwatchable);
   replaceList(target.missingLeases, fresh.missingLeases);
   replaceList(target.missingEvents, fresh.missingEvents);
+  replaceList(target.missingDetails, fresh.missingDetails);
   const scopes = JSON.stringify([...(target.scopes ?? [])]) !== JSON.stringify([...(fresh.scopes ?? [])]);
   target.scopes = fresh.scopes;
   return before !== snapshot() || scopes;
 }
 
 class Monitor implements PermissionMonitor {
-  readonly report: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] };
+  readonly report: AccessReport = { unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [], missingDetails: [] };
   private handlers = new Set<(r: AccessReport) => void>();
   private ok = false;
   private error = "";

@@ -2,11 +2,14 @@
 import { type ServiceKey, serviceId } from "../config/file.ts";
 import type { ChangeScope, ClusterView } from "../kube/cluster.ts";
 import { leaseName } from "../kube/lock.ts";
+import { type ServiceDetails, serviceDetails, whyFor } from "./details.ts";
 import { type ServiceStatus, serviceStatus } from "./model.ts";
+import { makeOutcomeBook, type OutcomeBook } from "./outcomes.ts";
 import { rolloutDeadlineMs } from "./rollout.ts";
 import { matchesSelector } from "./selector.ts";
 import type { RolloutState } from "./rollout.ts";
 import { type RestartOutcome, restartOutcome, settledState } from "./settle.ts";
+import { SLOW_MS } from "./why.ts";
 
 export type StatusListener = (s: ServiceStatus) => void;
 
@@ -39,10 +42,20 @@ export interface StatusHub {
   onStatus(l: StatusListener): () => void;
   onConnection(l: (stale: string[]) => void): void;
   stale(): string[];
+  /** Where the hub's changes stand ("<run>.<count>"): a page rendered now asks its socket only for what changed after. */
+  mark(): string;
+  /** Whether `s` changed after `mark` (always true for a mark of another run of the app, or a malformed one). */
+  changedSince(s: ServiceKey, mark: string): boolean;
+  /** Detail reads the app may not do ("events in shop"): the operators' banner. */
+  detailGaps(): string[];
   /** Resolves when the restart made at `restartedAt` has finished (settle.ts), or with "timeout" after `timeoutMs`. */
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }>;
   /** Resolves when the current rollout of `s` has settled, whoever started it (settle.ts), at once when nothing is rolling; "timeout" after `timeoutMs`. */
   waitForSettled(s: ServiceKey, timeoutMs: number): Promise<{ outcome: RolloutState | "timeout"; status?: ServiceStatus }>;
+  /** Pods, Events and history of one service, read now (for the details panel and the snapshot). */
+  details(s: ServiceKey): ServiceDetails;
+  /** Calls `l` with every batch of services a watch event touched, changed status or not (details may have changed). */
+  onTouched(l: (services: ServiceKey[]) => void): () => void;
   /** Recompute everything now (after the caches synced). */
   refresh(): void;
   stop(): void;
@@ -96,8 +109,12 @@ class Hub implements StatusHub {
   private readonly unwatchable: Map<string, string>;
   private readonly timers: Timers;
   private readonly index: ServiceIndex;
-  private readonly currentById = new Map<string, { status: ServiceStatus; json: string }>();
+  private readonly currentById = new Map<string, { status: ServiceStatus; json: string; seq: number }>();
+  private seq = 0;
+  private readonly run = Math.random().toString(36).slice(2, 10);
   private readonly listeners = new Set<StatusListener>();
+  private readonly touchedListeners = new Set<(services: ServiceKey[]) => void>();
+  private readonly book: OutcomeBook = makeOutcomeBook();
   private readonly connListeners: ((stale: string[]) => void)[] = [];
   private readonly removedListeners: ((s: ServiceKey) => void)[] = [];
   private readonly dirty = new Set<ServiceKey>();
@@ -156,8 +173,31 @@ class Hub implements StatusHub {
     this.connListeners.push(l);
   }
 
+  details(s: ServiceKey): ServiceDetails {
+    return serviceDetails(s, this.view, this.timers.now(), this.book, this.current(s));
+  }
+
+  onTouched(l: (services: ServiceKey[]) => void): () => void {
+    this.touchedListeners.add(l);
+    return () => void this.touchedListeners.delete(l);
+  }
+
   stale(): string[] {
     return this.view.disconnected();
+  }
+
+  mark(): string {
+    return `${this.run}.${this.seq}`;
+  }
+
+  changedSince(s: ServiceKey, mark: string): boolean {
+    const [run, n] = mark.split(".");
+    if (run !== this.run || !/^\d+$/.test(n ?? "")) return true;
+    return (this.currentById.get(serviceId(s))?.seq ?? Infinity) > Number(n);
+  }
+
+  detailGaps(): string[] {
+    return this.view.detailGaps();
   }
 
   waitForRestart(s: ServiceKey, restartedAt: string, timeoutMs: number): Promise<{ outcome: RestartOutcome | "timeout"; status?: ServiceStatus }> {
@@ -215,11 +255,14 @@ class Hub implements StatusHub {
       // Removed meanwhile, or in a cache added at runtime that has not listed yet (its listing marks it again).
       if (!this.services.has(serviceId(s)) || (!this.unwatchable.has(serviceId(s)) && !v.covers(s))) continue;
       const status = serviceStatus(s, v.workload(s), v.pods(s.namespace), v.lease(s), t, this.timeoutSec, this.unwatchable.get(serviceId(s)));
+      status.why = whyFor(status, v, t);
+      status.outcome = this.book.observe(status, t) ?? null;
       const json = JSON.stringify(status);
       if (this.currentById.get(serviceId(s))?.json === json) continue;
-      this.currentById.set(serviceId(s), { status, json });
+      this.currentById.set(serviceId(s), { status, json, seq: ++this.seq });
       for (const l of this.listeners) l(status);
     }
+    for (const l of this.touchedListeners) l(batch);
     this.scheduleTimer();
   }
 
@@ -236,6 +279,9 @@ class Hub implements StatusHub {
       if (status.rollout === "progressing") {
         const d = rolloutDeadlineMs(status.service.kind, this.view.workload(status.service), this.timeoutSec);
         if (d !== undefined && d > t) next = Math.min(next, d);
+        // A rollout turning slow gets its "why" line then, without waiting for the next event.
+        const slow = status.lastRestart ? Date.parse(status.lastRestart) + SLOW_MS : NaN;
+        if (slow > t) next = Math.min(next, slow);
       }
     }
     if (next === Infinity) return;

@@ -23,6 +23,12 @@ export interface ServiceStatus {
   lastRestart: string;
   restartedBy: string;
   lock: LockInfo | null;
+  /** The most likely cause when the rollout failed or is slow (status/why.ts); "" otherwise. */
+  why?: string;
+  /** Pods of this workload not being deleted (a surge shows as more than desired). */
+  podsTotal?: number;
+  /** How the last restart ended, when the app saw it under way (status/outcomes.ts). */
+  outcome?: { restartedAt: string; result: "complete" | "failed" | "timed-out"; seconds: number; why: string } | null;
 }
 
 /** Pods counted by phase, plus "Terminating" for those being deleted (as kubectl shows them). */
@@ -71,6 +77,7 @@ export function serviceStatus(
     uid: workload?.metadata?.uid,
     podStatus: podPhases(mine),
     podsReady: mine.filter(isPodReady).length,
+    podsTotal: mine.filter((p) => !p.metadata?.deletionTimestamp).length,
     lastRestart: ann[RESTARTED_AT] ?? "",
     restartedBy: ann[RESTARTED_BY] ?? "",
     lock: lockFromLease(lease, nowMs),

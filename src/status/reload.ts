@@ -45,6 +45,8 @@ function replaceAccess(into: AccessReport, from: AccessReport): void {
   for (const [k, v] of from.unusable) into.unusable.set(k, v);
   for (const [k, v] of from.unwatchable) into.unwatchable.set(k, v);
   into.missingEvents.splice(0, into.missingEvents.length, ...from.missingEvents);
+  // The same array the watches read (issue 11's detail watches follow it on setScopes).
+  into.missingDetails.splice(0, into.missingDetails.length, ...from.missingDetails);
   into.scopes = from.scopes;
 }
 

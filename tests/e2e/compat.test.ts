@@ -89,6 +89,15 @@ describe("under the original tool's ClusterRole", () => {
     await waitRollout("StatefulSet", "billing", "ledger");
     const ready = await (await fetch(`${app.url}/readyz`)).text();
     expect(ready).toContain("locks are in-process only");
+    // Without rights on Events and revisions the details degrade: said on /readyz, in a banner, and per service.
+    expect(ready).toMatch(/details and history incomplete: missing list events in namespace billing; watch events in namespace billing; list replicasets\.apps in namespace billing/);
+    expect(await (await fetch(app.url)).text()).toContain("Service details are incomplete: the app may not read events in billing");
+    const details = (await (await fetch(`${app.url}/ui/service/Deployment/billing/worker/details`, { headers: { Accept: "application/json" } })).json()) as any;
+    expect(details.events).toEqual([]);
+    // No revisions to read: the history holds only the restart this app saw end (revision unknown).
+    expect(details.history).toEqual([expect.objectContaining({ restarted_at: at, outcome: "complete", revision: 0 })]);
+    expect(details.missing_permissions).toContain("events in billing");
+    expect(details.pods.length).toBeGreaterThan(0);
     ws.close();
     await app.stop();
   }, 90_000);

@@ -31,6 +31,10 @@ function fakeView() {
     workload: (s) => workloads.get(`${s.namespace}/${s.name}`),
     pods: () => (podReads.n++, pods),
     lease: (s) => leases.get(leaseName(s)),
+    events: () => [],
+    replicaSets: () => [],
+    revisions: () => [],
+    detailGaps: () => [],
     onChange: (h) => void change.push(h),
     onConnection: (h) => void conn.push(h),
     onForbidden: () => {},
@@ -89,6 +93,38 @@ describe("status hub", () => {
     expect(seen).toEqual([]);
     expect(hub.current(WEB)?.ready).toBe(1);
     expect(hub.all().length).toBe(3);
+    hub.stop();
+  });
+
+  test("mark/changedSince: a page rendered at a mark asks only for services changed after it; a mark of another run gets everything", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub({ view: f.view, services: [WEB, DB], timeoutSec: 300 });
+    f.setWorkload(WEB, 2);
+    hub.refresh();
+    await tick();
+    const mark = hub.mark();
+    expect(hub.changedSince(WEB, mark)).toBe(false);
+    expect(hub.changedSince(DB, mark)).toBe(false);
+    f.setWorkload(WEB, 1);
+    await tick();
+    expect(hub.changedSince(WEB, mark)).toBe(true);
+    expect(hub.changedSince(DB, mark)).toBe(false);
+    expect(hub.changedSince(DB, "otherrun.99999")).toBe(true);
+    expect(hub.changedSince(DB, "garbage")).toBe(true);
+    hub.stop();
+  });
+
+  test("touched services are reported even when their status did not change (details may have)", async () => {
+    const f = fakeView();
+    const hub = makeStatusHub({ view: f.view, services: [WEB, DB], timeoutSec: 300 });
+    f.setWorkload(WEB, 2);
+    hub.refresh();
+    await tick();
+    const touched: string[][] = [];
+    hub.onTouched((b) => touched.push(b.map((s) => s.name)));
+    f.setWorkload(WEB, 2);
+    await tick();
+    expect(touched).toEqual([["web"]]);
     hub.stop();
   });
 

@@ -12,9 +12,15 @@ const doc = openApiDocument("1.2.3") as any;
 const u = (p: string) => new URL(`http://127.0.0.1:1${p}`);
 const status = {
   kind_namespace_name: { kind: "Deployment", namespace: "shop", name: "web" },
-  status: { message: "", rollout_message: "ok", pod_status: { Running: 1 }, last_restart: "", pods_ready: 1, rollout: "complete", desired: 1, ready: 1, updated: 1, restarted_by: "" },
+  status: { message: "", rollout_message: "ok", pod_status: { Running: 1 }, last_restart: "", pods_ready: 1, rollout: "complete", desired: 1, ready: 1, updated: 1, restarted_by: "", why: "", outcome: null },
   is_locked: false,
   lock: null,
+};
+const details = {
+  pods: [{ name: "web-1", phase: "Running", ready: true, restarts: 0, age_sec: 5, node: "n1", current: true, reason: "", detail: "", created: "2026-01-01T00:00:00Z" }],
+  events: [{ type: "Normal", reason: "ScalingReplicaSet", message: "m", object: "Deployment/web", count: 1, first_seen: "", last_seen: "" }],
+  history: [{ restarted_at: "2026-01-01T00:00:00Z", restarted_by: "", revision: 2, outcome: "complete", duration_sec: 3, why: "" }],
+  missing_permissions: [],
 };
 
 describe("the OpenAPI document", () => {
@@ -74,7 +80,10 @@ describe("the OpenAPI document", () => {
 
 describe("the e2e schema checker", () => {
   test("accepts what the schemas describe", () => {
-    expect(schemaProblem("GET", u("/api/v1/service/Deployment/shop/web"), 200, "application/json", status)).toBeUndefined();
+    // issue 11: the snapshot is the status message plus the service's details; the details route answers them alone.
+    expect(schemaProblem("GET", u("/api/v1/service/Deployment/shop/web"), 200, "application/json", { ...status, ...details })).toBeUndefined();
+    expect(schemaProblem("GET", u("/ui/service/Deployment/shop/web/details"), 200, "application/json", details)).toBeUndefined();
+    expect(schemaProblem("GET", u("/ui/service/Deployment/shop/web/details"), 200, "application/json", { ...details, extra: 1 })).toContain("does not match");
     expect(schemaProblem("GET", u("/nope"), 404, "application/json", { error: "not-found", message: "m", request_id: "r" })).toBeUndefined();
     expect(schemaProblem("GET", u("/readyz"), 503, "application/json", { status: "not ready", reasons: ["x"] })).toBeUndefined();
     expect(schemaProblem("GET", u("/api/v1/service/"), 200, "application/json", { services: [] })).toBeUndefined();

@@ -10,6 +10,7 @@ const report = (unusable: [string, string[]][] = [], unwatchable: [string, strin
   unwatchable: new Map(unwatchable),
   missingLeases,
   missingEvents: [],
+  missingDetails: [],
 });
 const monitors: PermissionMonitor[] = [];
 afterEach(() => monitors.splice(0).forEach((m) => m.stop()));

@@ -1,7 +1,7 @@
 // The rules `k8s-restart-app rbac` prints are derived from the needs in kube/access.ts: every need is granted, nothing more.
 import { describe, expect, test } from "bun:test";
 import type { ConfigFile } from "../../src/config/file.ts";
-import { eventNeed, leaseNeeds, type Need, namespaceNeeds, REVIEW_NEEDS, requiredNeeds, rulesFor } from "../../src/kube/access.ts";
+import { detailNeeds, eventNeed, leaseNeeds, type Need, namespaceNeeds, REVIEW_NEEDS, requiredNeeds, rulesFor } from "../../src/kube/access.ts";
 import { CLUSTER_ROLE_RULES, LEASE_RULES, namespacedManifests, type PolicyRule } from "../../src/rbac.ts";
 
 /** RBAC's own rule: a rule grants a need when group, resource and verb match, and resourceNames (if any) hold its name. */
@@ -32,7 +32,7 @@ describe("RBAC rules derived from the needs", () => {
 
   test("every need of every service is granted by the Role printed for its namespace", () => {
     for (const s of CONFIG.services) {
-      const missing = [...requiredNeeds(s), eventNeed(s.namespace)].filter((n) => !grants(roleIn(s.namespace), n));
+      const missing = [...requiredNeeds(s), eventNeed(s.namespace), ...detailNeeds(s.namespace, [s.kind])].filter((n) => !grants(roleIn(s.namespace), n));
       expect(missing).toEqual([]);
     }
   });
@@ -52,7 +52,8 @@ describe("RBAC rules derived from the needs", () => {
 
   test("the ClusterRole grants every kind's needs on any name, the Event and the self-check", () => {
     const any = (["Deployment", "StatefulSet", "DaemonSet"] as const).flatMap((kind) => requiredNeeds({ kind, namespace: "x", name: "whatever" }));
-    expect([...any, eventNeed("x"), ...REVIEW_NEEDS].filter((n) => !grants(CLUSTER_ROLE_RULES, n))).toEqual([]);
+    const reads = detailNeeds("x", ["Deployment", "StatefulSet"]);
+    expect([...any, eventNeed("x"), ...reads, ...REVIEW_NEEDS].filter((n) => !grants(CLUSTER_ROLE_RULES, n))).toEqual([]);
     expect(grants(CLUSTER_ROLE_RULES, { verb: "get", group: "", resource: "secrets", namespace: "x" })).toBe(false);
   });
 
@@ -61,7 +62,8 @@ describe("RBAC rules derived from the needs", () => {
     expect(rulesFor([...needs, { verb: "patch", group: "apps", resource: "deployments", namespace: "shop" }])).toEqual([
       { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "patch"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create", "list", "watch"] },
+      { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["list", "watch"] },
     ]);
   });
 });

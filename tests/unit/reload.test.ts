@@ -14,7 +14,7 @@ import { makeReloader, watchScopes } from "../../src/status/reload.ts";
 import { makeServiceSet } from "../../src/status/service-set.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
-const emptyAccess = (): AccessReport => ({ unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [] });
+const emptyAccess = (): AccessReport => ({ unusable: new Map(), unwatchable: new Map(), missingLeases: [], missingEvents: [], missingDetails: [] });
 
 function fakeView(): ClusterView & { scopes: WatchScope[][]; fire(s: ChangeScope): void } {
   const handlers: ((s: ChangeScope) => void)[] = [];
@@ -27,6 +27,10 @@ function fakeView(): ClusterView & { scopes: WatchScope[][]; fire(s: ChangeScope
     pods: () => [],
     lease: () => undefined,
     covers: () => true,
+    events: () => [],
+    replicaSets: () => [],
+    revisions: () => [],
+    detailGaps: () => [],
     onChange: (h) => void handlers.push(h),
     onConnection: () => {},
     onForbidden: () => {},

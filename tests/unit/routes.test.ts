@@ -37,6 +37,10 @@ const status = (service: ServiceKey, o: Partial<ServiceStatus> = {}): ServiceSta
 function fakeHub(initial: ServiceStatus[]) {
   const current = new Map(initial.map((s) => [serviceId(s.service), s]));
   const listeners = new Set<StatusListener>();
+  const touched = new Set<(services: ServiceKey[]) => void>();
+  // As the real hub's marks: "<run>.<count>", a service changed after a mark when its count is higher.
+  let seq = 0;
+  const changedAt = new Map<string, number>();
   const hub: StatusHub = {
     current: (s) => current.get(serviceId(s)),
     all: () => [...current.values()],
@@ -46,6 +50,11 @@ function fakeHub(initial: ServiceStatus[]) {
     },
     onConnection: () => {},
     stale: () => [],
+    details: () => ({ pods: [], events: [], history: [], gaps: [] }),
+    detailGaps: () => [],
+    mark: () => `test.${seq}`,
+    changedSince: (s, mark) => !mark.startsWith("test.") || (changedAt.get(serviceId(s)) ?? 0) > Number(mark.slice(5)),
+    onTouched: (l) => (touched.add(l), () => void touched.delete(l)),
     // As the real hub: resolves on the first status that shows this restart finished.
     waitForRestart: (s, at, ms) =>
       new Promise((resolve) => {
@@ -78,8 +87,13 @@ function fakeHub(initial: ServiceStatus[]) {
     onRemoved: () => {},
     stop: () => {},
   };
-  const push = (s: ServiceStatus) => (current.set(serviceId(s.service), s), listeners.forEach((l) => l(s)));
-  return { hub, push };
+  const push = (s: ServiceStatus) => {
+    current.set(serviceId(s.service), s);
+    changedAt.set(serviceId(s.service), ++seq);
+    listeners.forEach((l) => l(s));
+  };
+  const touch = (batch: ServiceKey[]) => touched.forEach((l) => l(batch));
+  return { hub, push, touch };
 }
 
 const running: { shutdown(): Promise<void> }[] = [];
@@ -87,10 +101,11 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((a) => a.shutdown()));
 });
 
-async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<string, string>; problems?: Map<string, string[]>; stale?: string[] } = {}) {
+async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<string, string>; problems?: Map<string, string[]>; stale?: string[]; gaps?: string[] } = {}) {
   const env = parseEnv({ LISTEN_ADDRESS: "127.0.0.1:0", LISTEN_MONITORING_ADDRESS: "", ...o.env });
-  const { hub, push } = fakeHub([status(WEB), status(DB), status(AGENT)]);
+  const { hub, push, touch } = fakeHub([status(WEB), status(DB), status(AGENT)]);
   if (o.stale) hub.stale = () => o.stale!;
+  if (o.gaps) hub.detailGaps = () => o.gaps!;
   const metrics = makeMetrics({ version: "test", commit: "abc123" });
   const restarts: RestartRequest[] = [];
   const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
@@ -98,6 +113,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const deps: AppDeps = {
     env,
     services,
+    clusterName: "test-cluster",
     hub,
     metrics,
     authn: await makeAuthn(env.auth, { trustedProxies: env.trustedProxies }),
@@ -116,7 +132,7 @@ async function start(o: { result?: RestartResult; ready?: boolean; env?: Record<
   const app = startServer(deps);
   running.push(app);
   const base = `http://127.0.0.1:${app.server.port}`;
-  return { base, ws: base.replace("http", "ws"), push, restarts, logs, app, services, hub };
+  return { base, ws: base.replace("http", "ws"), push, touch, restarts, logs, app, services, hub };
 }
 
 describe("monitoring listener (LISTEN_MONITORING_ADDRESS)", () => {
@@ -454,7 +470,7 @@ describe("websockets", () => {
     await c.opened;
     // One message per service, then the banner (issue 15 #17: fed as fast as the client reads).
     await until("full state", () => c.messages.length === 3);
-    expect(c.messages[0]).toContain('id="state-deployment_shop_web" data-rollout="complete" data-locked="false" hx-swap-oob="true"');
+    expect(c.messages[0]).toMatch(/id="state-deployment_shop_web" data-rollout="complete" data-locked="false"[^>]* hx-swap-oob="true"/);
     expect(c.messages[1]).toContain('id="state-statefulset_shop_db"');
     expect(c.messages[2]).toContain('id="banner-stale"');
     c.ws.close();
@@ -524,7 +540,7 @@ describe("HTTP/1.0 without Host (issue 15 #16)", () => {
     const { app, logs } = await start({ env: { LISTEN_MONITORING_ADDRESS: "127.0.0.1:0" } });
     const main = app.server.port!;
     const mon = app.monitoring!.port!;
-    const routes = ["GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/service", "GET /api/v1/service/status", "GET /ui/status", "GET /static/app.css", `POST ${RESTART}`, `POST ${RESTART}?wait=abc`, "GET /api/v1/service/Deployment/shop/web/status", "GET /nope"];
+    const routes = ["GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/service", "GET /api/v1/service/status", "GET /ui/status", "GET /static/app.css", `POST ${RESTART}`, `POST ${RESTART}?wait=abc`, "GET /api/v1/service/Deployment/shop/web/status", "GET /?q=web", "GET /ui/status?since=x.1", "GET /service/Deployment/shop/web", "GET /ui/service/Deployment/shop/web/details", "GET /ui/service/Deployment/shop/web/details/live", "GET /ui/service/Deployment/shop/web/status", "GET /nope"];
     const seen: string[] = [];
     for (const r of routes) {
       for (const [name, port] of [["main", main], ["monitoring", mon]] as const) {
@@ -570,7 +586,7 @@ describe("hidden services do not leak (issue 15 #5)", () => {
     expect(bob).toContain("Deployment/shop/web");
     expect(bob).not.toContain("agent");
     expect(bob).not.toContain("namespaces/ops");
-    expect(bob).toContain("Cluster watch interrupted");
+    expect(bob).toContain("Lost the connection to the Kubernetes API; retrying");
     const carol = await (await fetch(`${base}/`, { headers: { "X-Forwarded-User": "carol", Accept: "text/html" } })).text();
     expect(carol).toContain("DaemonSet/ops/agent");
   });
@@ -834,9 +850,142 @@ describe("issue 10's JSON features follow issue 12's service set", () => {
     services.replace(NEXT);
     const added = await fetch(`${base}/api/v1/service/Deployment/shop/cache`);
     expect(added.status).toBe(200);
-    expect(await added.json()).toEqual(wireStatus(status(CACHE)));
+    expect(await added.json()).toEqual({ ...wireStatus(status(CACHE)), pods: [], events: [], history: [], missing_permissions: [] });
     const gone = await fetch(`${base}/api/v1/service/StatefulSet/shop/db`);
     expect(gone.status).toBe(404);
     expect((await gone.json()).error).toBe("not-found");
+  });
+});
+
+describe("details, permalink and the cluster name", () => {
+  const DETAILS = "/ui/service/Deployment/shop/web/details";
+
+  test("the details fragment opens in place with its own live socket; JSON when asked for", async () => {
+    const { base } = await start();
+    const res = await fetch(`${base}${DETAILS}`, { headers: { "HX-Request": "true" } });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/details/live"');
+    expect(body).toContain("No pods.");
+    expect(body).not.toContain("<html");
+    const j = await fetch(`${base}${DETAILS}`, { headers: { Accept: "application/json" } });
+    expect(await j.json()).toEqual({ pods: [], events: [], history: [], missing_permissions: [] });
+  });
+
+  test("a service that is not configured, or hidden from the caller, is a 404 everywhere; a bad kind is 400", async () => {
+    const { base } = await start({ env: { AUTH_MODE: "proxy" } });
+    const bob = { "X-Forwarded-User": "bob" };
+    for (const path of ["/ui/service/DaemonSet/ops/agent/details", "/service/DaemonSet/ops/agent", "/ui/service/Deployment/shop/api/details", "/service/Deployment/shop/api"]) {
+      expect((await fetch(`${base}${path}`, { headers: bob })).status, path).toBe(404);
+    }
+    expect((await fetch(`${base}/ui/service/DaemonSet/ops/agent/details`, { headers: { "X-Forwarded-User": "carol" } })).status).toBe(200);
+    expect((await fetch(`${base}/ui/service/Pod/shop/web/details`, { headers: bob })).status).toBe(400);
+  });
+
+  test("the permalink page shows the one service with its details open, on its own stream, titled with the cluster", async () => {
+    const { base } = await start();
+    const page = await (await fetch(`${base}/service/Deployment/shop/web`)).text();
+    expect(page).toContain("<title>Deployment shop/web · test-cluster · k8s-restart-app</title>");
+    expect(page).toContain('hx-ws:connect="/ui/service/Deployment/shop/web/status?since=test.0"');
+    expect(page).toContain('id="details-panel-deployment_shop_web"');
+    expect(page).not.toContain('id="svc-statefulset_shop_db"');
+    const home = await (await fetch(`${base}/?q=shop%20we`)).text();
+    expect(home).toContain("<title>Restart services · test-cluster · k8s-restart-app</title>");
+    expect(home).toContain('value="shop we"');
+  });
+
+  test("a page's socket sends only the cards changed since the page's mark, plus the banner", async () => {
+    const { ws: wsBase } = await start();
+    const fresh = connect(`${wsBase}/ui/status?since=test.0`);
+    await fresh.opened;
+    await until("first message", () => fresh.messages.length === 1);
+    expect(fresh.messages[0]).toContain('id="banner-stale"');
+    expect(fresh.messages[0]).not.toContain('id="state-');
+    const old = connect(`${wsBase}/ui/status?since=otherrun.5`);
+    await old.opened;
+    // One message per card (issue 15 #17), then the banner.
+    await until("every card", () => old.messages.length === 3);
+    expect(old.messages[0]).toContain('id="state-deployment_shop_web"');
+    fresh.ws.close();
+    old.ws.close();
+  });
+
+  test("the details socket sends the panel body on open and is not counted as a status watcher", async () => {
+    const { base, ws: wsBase } = await start();
+    const c = connect(`${wsBase}${DETAILS}/live`);
+    await c.opened;
+    await until("details body", () => c.messages.length === 1);
+    expect(c.messages[0]).toContain("Restart history");
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/restart_app_connected_status_watchers\{[^}]*name="web"[^}]*\} 1/);
+    c.ws.close();
+  });
+
+  test("the page's socket from its render mark sends only the cards changed since, then the banner", async () => {
+    const { base, ws: wsBase, push } = await start();
+    const page = await (await fetch(`${base}/`)).text();
+    const since = /hx-ws:connect="\/ui\/status\?since=([^"]+)"/.exec(page)?.[1];
+    expect(since).toBe("test.0");
+    const quiet = connect(`${wsBase}/ui/status?since=${since}`);
+    await quiet.opened;
+    await until("banner", () => quiet.messages.length === 1);
+    expect(quiet.messages[0]).toContain('id="banner-stale"');
+    push(status(DB, { ready: 1 }));
+    const later = connect(`${wsBase}/ui/status?since=${since}`);
+    await later.opened;
+    await until("db card and banner", () => later.messages.length === 2);
+    expect(later.messages[0]).toContain('id="state-statefulset_shop_db"');
+    expect(later.messages[1]).toContain('id="banner-stale"');
+    // A mark of another run, or none, gets every card.
+    const other = connect(`${wsBase}/ui/status?since=elsewhere.9`);
+    await other.opened;
+    await until("everything", () => other.messages.length === 3);
+    for (const c of [quiet, later, other]) c.ws.close();
+  });
+
+  test("a details socket is one more socket under the per-address cap, and gets the body again when its service is touched", async () => {
+    const { base, ws: wsBase, touch, hub } = await start({ env: { WEBSOCKET_MAX_PER_ADDRESS: "2" } });
+    const a = connect(`${wsBase}/ui/service/Deployment/shop/web/details/live`);
+    const b = connect(`${wsBase}/ui/status`);
+    await Promise.all([a.opened, b.opened]);
+    await until("details body", () => a.messages.length === 1);
+    const upgrade = { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" };
+    const third = await fetch(`${base}/ui/service/Deployment/shop/web/details/live`, { headers: upgrade });
+    expect(third.status).toBe(429);
+    hub.details = () => ({ pods: [], events: [], history: [], gaps: ["events in shop"] });
+    touch([WEB]);
+    await until("new body", () => a.messages.length === 2);
+    expect(a.messages[1]).not.toBe(a.messages[0]);
+    // Touching another service sends nothing to this panel.
+    touch([DB]);
+    await Bun.sleep(30);
+    expect(a.messages).toHaveLength(2);
+    a.ws.close();
+    b.ws.close();
+  });
+
+  test("a details socket answers the same for an unknown and a hidden service, and refuses a cross-site origin", async () => {
+    const { base } = await start({ env: { AUTH_MODE: "proxy" } });
+    const bob = { "X-Forwarded-User": "bob" };
+    const upgrade = { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" };
+    for (const route of ["details/live", "status"]) {
+      const hidden = await fetch(`${base}/ui/service/DaemonSet/ops/agent/${route}`, { headers: { ...bob, ...upgrade } });
+      const unknown = await fetch(`${base}/ui/service/DaemonSet/ops/nope/${route}`, { headers: { ...bob, ...upgrade } });
+      expect(hidden.status).toBe(404);
+      expect(unknown.status).toBe(404);
+      const [x, y] = [(await hidden.json()) as { message: string }, (await unknown.json()) as { message: string }];
+      expect(x.message.replace("agent", "X")).toBe(y.message.replace("nope", "X"));
+    }
+    const evil = await fetch(`${base}/ui/service/Deployment/shop/web/details/live`, { headers: { ...bob, ...upgrade, Origin: "http://evil.example" } });
+    expect(evil.status).toBe(403);
+  });
+
+  test("the details banner names only namespaces of services the viewer may see", async () => {
+    const { base } = await start({ env: { AUTH_MODE: "proxy" }, gaps: ["events in shop", "replicasets in ops"] });
+    const bob = await (await fetch(`${base}/`, { headers: { "X-Forwarded-User": "bob" } })).text();
+    expect(bob).toContain("events in shop");
+    expect(bob).not.toContain("in ops");
+    const carol = await (await fetch(`${base}/`, { headers: { "X-Forwarded-User": "carol" } })).text();
+    expect(carol).toContain("replicasets in ops");
   });
 });

@@ -1,0 +1,73 @@
+// Covers src/kube/cluster.ts against a fake KubeClient: detail watches (Events, ReplicaSets, ControllerRevisions) started only where allowed, and what an Event or revision touches.
+import { describe, expect, test } from "bun:test";
+import type { KubeClient, KubeRequest } from "../../src/kube/client.ts";
+import { type ChangeScope, eventScope, watchCluster } from "../../src/kube/cluster.ts";
+import { detailsBanner } from "../../src/http/render.ts";
+
+/** Lists answer from a table by path; watches stay open (and empty) until aborted. */
+function fakeClient(items: Record<string, unknown[]>) {
+  const listed: string[] = [];
+  const client: KubeClient = {
+    server: "https://fake.invalid",
+    async request<T>(req: KubeRequest): Promise<T> {
+      listed.push(req.path);
+      return { metadata: { resourceVersion: "1" }, items: items[req.path] ?? [] } as T;
+    },
+    async stream(req: KubeRequest): Promise<Response> {
+      const body = new ReadableStream({ start: (c) => req.signal?.addEventListener("abort", () => c.close()) });
+      return new Response(body, { status: 200 });
+    },
+  };
+  return { client, listed };
+}
+
+const SERVICES = [
+  { kind: "Deployment" as const, namespace: "shop", name: "web" },
+  { kind: "StatefulSet" as const, namespace: "shop", name: "db" },
+];
+
+describe("detail watches", () => {
+  test("Events, ReplicaSets and ControllerRevisions are watched per namespace, except where the app may not read them", async () => {
+    const { client, listed } = fakeClient({});
+    const view = watchCluster({ client, services: SERVICES, lockNamespace: "locks", log: () => {}, missingDetails: [{ resource: "events", namespace: "shop" }] });
+    await view.start();
+    expect(listed).toContain("/apis/apps/v1/namespaces/shop/replicasets");
+    expect(listed).toContain("/apis/apps/v1/namespaces/shop/controllerrevisions");
+    expect(listed).not.toContain("/api/v1/namespaces/shop/events");
+    expect(view.detailGaps()).toEqual(["events in shop"]);
+    expect(view.events("shop")).toEqual([]);
+    expect(view.synced()).toBe(true);
+    view.stop();
+    expect(detailsBanner(view.detailGaps())).toContain("may not read events in shop");
+    expect(detailsBanner([])).toBe("");
+  });
+
+  test("an Event about a pod touches the services selecting its labels; one about a ReplicaSet touches its Deployment; revisions are found by owner", async () => {
+    const owner = [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "uid-web", controller: true }];
+    const { client } = fakeClient({
+      "/api/v1/namespaces/shop/pods": [{ metadata: { name: "web-abc-x1y2z", namespace: "shop", resourceVersion: "1", labels: { app: "web" } } }],
+      "/apis/apps/v1/namespaces/shop/replicasets": [{ metadata: { name: "web-abc", namespace: "shop", resourceVersion: "1", ownerReferences: owner } }],
+      "/api/v1/namespaces/shop/events": [
+        { metadata: { name: "e1", namespace: "shop", resourceVersion: "2" }, involvedObject: { kind: "Pod", name: "web-abc-x1y2z" }, reason: "BackOff" },
+        { metadata: { name: "e2", namespace: "shop", resourceVersion: "3" }, involvedObject: { kind: "ReplicaSet", name: "web-abc" }, reason: "FailedCreate" },
+        { metadata: { name: "e3", namespace: "shop", resourceVersion: "4" }, involvedObject: { kind: "Node", name: "n1" }, reason: "NodeNotReady" },
+      ],
+    });
+    const view = watchCluster({ client, services: SERVICES, lockNamespace: "locks", log: () => {} });
+    const scopes: ChangeScope[] = [];
+    view.onChange((s) => scopes.push(s));
+    await view.start();
+    view.stop();
+    expect(scopes).toContainEqual({ namespace: "shop", podLabels: [{ app: "web" }] });
+    const ev = (kind: string, name: string) => ({ metadata: {}, involvedObject: { kind, name } });
+    const rsOwner = (_ns: string, name: string) => (name === "web-abc" ? { kind: "Deployment", name: "web" } : undefined);
+    const labels = (_ns: string, name: string) => (name === "web-abc-x1y2z" ? { app: "web" } : undefined);
+    expect(eventScope("shop", ev("ReplicaSet", "web-abc"), labels, rsOwner)).toEqual({ namespace: "shop", workload: { kind: "Deployment", name: "web" } });
+    expect(eventScope("shop", ev("StatefulSet", "db"), labels, rsOwner)).toEqual({ namespace: "shop", workload: { kind: "StatefulSet", name: "db" } });
+    expect(eventScope("shop", ev("Pod", "gone-pod"), labels, rsOwner)).toBeUndefined();
+    expect(eventScope("shop", ev("Node", "n1"), labels, rsOwner)).toBeUndefined();
+    expect(view.replicaSets("shop", "uid-web").map((r) => r.metadata?.name)).toEqual(["web-abc"]);
+    expect(view.replicaSets("shop", "someone-else")).toEqual([]);
+    expect(view.events("shop")).toHaveLength(3);
+  });
+});
