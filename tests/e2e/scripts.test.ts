@@ -54,7 +54,7 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 describe("GET /api/v1/service/{kind}/{namespace}/{name}: the JSON snapshot", () => {
-  test("is the same object as the service's status websocket message", async () => {
+  test("is the service's status websocket message plus its details (pods, Events, history: issue 11)", async () => {
     const ws = await openStatus(`${app.wsUrl}/api/v1/service/Deployment/shop/web/status`, as("alice"));
     const message = parse(await ws.until(() => true, 10_000));
     ws.close();
@@ -62,7 +62,12 @@ describe("GET /api/v1/service/{kind}/{namespace}/{name}: the JSON snapshot", () 
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
     const body = await res.json();
-    expect(body).toEqual(message);
+    const { pods, events, history, missing_permissions, ...status } = body;
+    expect(status).toEqual(message);
+    expect(pods).toHaveLength(3);
+    expect(pods.every((p: { phase: string; ready: boolean; current: boolean | null }) => p.phase === "Running" && p.ready && p.current === true)).toBe(true);
+    expect(Array.isArray(events) && Array.isArray(history)).toBe(true);
+    expect(missing_permissions).toEqual([]);
     expect(body.kind_namespace_name).toEqual({ kind: "Deployment", namespace: "shop", name: "web" });
     expect(body.status.rollout).toBe("complete");
     expect(body.status.ready).toBe(3);
