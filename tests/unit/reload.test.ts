@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseConfigText } from "../../src/config/file.ts";
 import type { AccessReport } from "../../src/kube/access.ts";
 import type { ChangeScope, ClusterView, WatchScope } from "../../src/kube/cluster.ts";
-import { cacheKeys } from "../../src/kube/cluster.ts";
+import { cacheKeys, detailKeys } from "../../src/kube/cluster.ts";
 import type { Workload } from "../../src/kube/types.ts";
 import { makeStatusHub } from "../../src/status/hub.ts";
 import type { ServiceStatus } from "../../src/status/model.ts";
@@ -110,6 +110,23 @@ describe("cache keys for scopes", () => {
     expect([...k.workloads].sort()).toEqual(["Deployment/*", "StatefulSet/shop"]);
     expect([...k.pods]).toEqual(["*"]);
     expect([...cacheKeys([{ kind: "Deployment", namespace: "a" }, { kind: "DaemonSet", namespace: "b" }]).pods]).toEqual(["a", "b"]);
+  });
+
+  test("issue 11's detail watches follow the namespaced scopes, minus the reads the self-check found missing; cluster-wide scopes get none", () => {
+    const scopes = [
+      { kind: "Deployment", namespace: "shop" },
+      { kind: "StatefulSet", namespace: "shop" },
+      { kind: "DaemonSet", namespace: "ops" },
+      { kind: "Deployment", namespace: "*" },
+    ] as const;
+    expect([...detailKeys([...scopes], [])].sort()).toEqual(["controllerrevisions/ops", "controllerrevisions/shop", "events/ops", "events/shop", "replicasets/shop"]);
+    expect([...detailKeys([...scopes], [{ resource: "events", namespace: "shop" }, { resource: "controllerrevisions", namespace: "ops" }])].sort()).toEqual([
+      "controllerrevisions/shop",
+      "events/ops",
+      "replicasets/shop",
+    ]);
+    // A reload that drops a namespace drops its detail watches.
+    expect([...detailKeys([{ kind: "Deployment", namespace: "shop" }], [])].sort()).toEqual(["events/shop", "replicasets/shop"]);
   });
 });
 

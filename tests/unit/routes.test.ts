@@ -860,6 +860,26 @@ describe("issue 10's JSON features follow issue 12's service set", () => {
 describe("details, permalink and the cluster name", () => {
   const DETAILS = "/ui/service/Deployment/shop/web/details";
 
+  test("a details socket follows the service set (issue 12): closed, without a JSON removal, when its service is removed or hidden from its viewer", async () => {
+    const { ws: wsBase, services } = await start({ env: { AUTH_MODE: "proxy" } });
+    const carol = { headers: { "X-Forwarded-User": "carol" } };
+    const db = connect(`${wsBase}/ui/service/StatefulSet/shop/db/details/live`, carol);
+    const agent = connect(`${wsBase}/ui/service/DaemonSet/ops/agent/details/live`, carol);
+    const web = connect(`${wsBase}/ui/service/Deployment/shop/web/details/live`, carol);
+    await Promise.all([db.opened, agent.opened, web.opened]);
+    await until("details bodies", () => db.messages.length === 1 && agent.messages.length === 1 && web.messages.length === 1);
+    const closed = new Map<string, number>();
+    for (const [name, c] of [["db", db], ["agent", agent], ["web", web]] as const) c.ws.addEventListener("close", (e) => void closed.set(name, (e as CloseEvent).code));
+    // db leaves the list; agent stays but carol may no longer see it; web is untouched.
+    services.replace({ services: [{ ...WEB }, { ...AGENT, viewUsers: ["dave"] }] });
+    await until("db and agent panels closed", () => closed.has("db") && closed.has("agent"));
+    expect([closed.get("db"), closed.get("agent")]).toEqual([1000, 1000]);
+    expect([db.messages.length, agent.messages.length]).toEqual([1, 1]);
+    await Bun.sleep(30);
+    expect(closed.has("web")).toBe(false);
+    web.ws.close();
+  });
+
   test("the details fragment opens in place with its own live socket; JSON when asked for", async () => {
     const { base } = await start();
     const res = await fetch(`${base}${DETAILS}`, { headers: { "HX-Request": "true" } });
