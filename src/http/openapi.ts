@@ -47,7 +47,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: "get",
     path: "/api/v1/service/{kind}/{namespace}/{name}",
-    summary: "One service's status (the snapshot); with ?wait, once its current rollout has settled, whoever started it",
+    summary: "One service's status plus its details: pods, Events, restart history (the snapshot); with ?wait, once its current rollout has settled, whoever started it",
     query: [WAIT],
     responses: {
       200: { description: "the snapshot, or with ?wait the rollout completed (streamed with Accept: application/x-ndjson)", bodies: [{ schema: Type.Union([S.Snapshot, S.WaitResult]) }, NDJSON] },
