@@ -104,13 +104,21 @@
     if (!st || !region) return;
     var said = st.getAttribute("data-said") || "";
     if (region.textContent !== said) region.textContent = said;
-    if (st.getAttribute("data-outcome")) {
-      var flash = card.querySelector(".flash-slot .flash-ok");
-      if (flash) flash.remove();
-    }
+    dropStarted(card);
   }
 
-  document.addEventListener("htmx:after:swap", function () {
+  // "Restart … started" gives way once the card says how that restart ended — also when the push
+  // with the outcome arrived before the POST's own answer (a fast rollout).
+  function dropStarted(card) {
+    var st = card.querySelector(".state");
+    var flash = card.querySelector(".flash-slot .flash-ok");
+    var outcome = st && st.getAttribute("data-outcome");
+    if (flash && outcome && flash.getAttribute("data-restarted-at") === outcome) flash.remove();
+  }
+
+  document.addEventListener("htmx:after:swap", function (e) {
+    var target = e.target && e.target.closest ? e.target.closest(".svc") : null;
+    if (target) dropStarted(target);
     var c = conn();
     if (c !== "reconnecting" && c !== "connecting") set(document.querySelector(".banner-stale") ? "stale" : "live");
   });

@@ -294,9 +294,9 @@ const OK_TEXT = (r: Extract<RestartResult, { ok: true }>) =>
 
 export function renderFlash(r: RestartResult, now: Date): string {
   const time = now.toISOString().slice(11, 19) + " UTC";
-  if (r.ok) return fill(T.flash, { tone: "ok", role: "status", text: OK_TEXT(r), time });
+  if (r.ok) return fill(T.flash, { tone: "ok", role: "status", text: OK_TEXT(r), time, restartedAt: r.restartedAt });
   const tone = r.reason === "locked" || r.reason === "rate-limited" || r.reason === "paused" || r.reason === "unavailable" ? "warn" : "bad";
-  return fill(T.flash, { tone, role: "alert", text: r.detail, time });
+  return fill(T.flash, { tone, role: "alert", text: r.detail, time, restartedAt: "" });
 }
 
 /** "Signed in as …" in the header, or nothing when anonymous. */

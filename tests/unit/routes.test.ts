@@ -335,6 +335,8 @@ describe("POST restart", () => {
     expect(res.headers.get("content-type")).toStartWith("text/html");
     const html = await res.text();
     expect(html).toContain('class="flash flash-ok" role="status"');
+    // Names its restart, so the page drops it once the card shows how that very restart ended.
+    expect(html).toContain('data-restarted-at="2025-03-01T10:00:00Z"');
     expect(html).toContain("Restart of Deployment shop/web started");
     const locked = await start({ result: { ok: false, reason: "locked", detail: "a restart of <web> is already in progress", service: WEB } });
     const lr = await fetch(`${locked.base}${RESTART}`, { method: "POST", headers: { "HX-Request": "true" } });
