@@ -2,26 +2,12 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cluster, kubectl, waitFor } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
-/** A Deployment whose pods land on kwok nodes only (nothing really runs). */
+/** A Deployment whose pods land on kwok nodes only (nothing really runs): tests/support's kwokDeployment, with extra labels and replicas. */
 export function deploymentDoc(namespace: string, name: string, labels: Record<string, string> = {}, replicas = 1) {
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace, labels: { app: name, ...labels } },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { type: "kwok" },
-          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }],
-        },
-      },
-    },
-  };
+  const d = kwokDeployment(namespace, name, { spec: { replicas } });
+  return { ...d, metadata: { ...d.metadata, labels: { ...d.metadata.labels, ...labels } } };
 }
 
 export async function applyDocs(items: unknown[]): Promise<void> {
