@@ -1,8 +1,14 @@
-// List+watch cache for one (resource, namespace): the app's only view of cluster state.
+// Watch cache for one (resource, namespace): the app's only view of cluster state.
+//
+// One request fills it and keeps it current: a watch that asks the API server to send the current
+// state first (sendInitialEvents, "streaming lists"), marked complete by a bookmark, then carries
+// on with changes on the same connection. A server that refuses that (older than Kubernetes 1.27,
+// or with the WatchList feature off) gets the classic list (paged) + watch instead, for good.
 //
 // client-node's informer stops for good on any watch error other than 410/timeout; this cache
-// owns its restart instead: a failed list or watch is retried with capped exponential backoff,
-// only a 410 Gone relists, and an ended (or dead) stream resumes from the last seen resourceVersion.
+// owns its restart instead: a failed watch is retried with capped exponential backoff, only a
+// 410 Gone fetches the whole state again, and an ended (or dead) stream resumes from the last
+// seen resourceVersion.
 //
 // A connection can also die silently (a NAT or proxy dropping it without a reset): nothing
 // arrives and nothing fails. Watches ask for bookmarks and a server-side timeout shorter than
@@ -27,6 +33,10 @@ export interface WatchCacheOptions {
   watchTimeoutSec?: number;
   /** A watch that hears nothing (no byte) for this long is dead. */
   idleLimitMs?: number;
+  /** Fill the cache from the watch itself (one request) rather than list + watch; default true. */
+  initialEvents?: boolean;
+  /** A watch asking for initial events that ends cleanly after this long without their closing bookmark came from a server that ignored the ask. */
+  ignoredAfterMs?: number;
 }
 
 /** Silence after which a watch is dead: a silent drop shows as disconnected within this (plus reconnecting). */
@@ -41,6 +51,13 @@ function keyOf(o: KubeObject): string {
 }
 
 class Gone extends Error {}
+/** The server does not do streaming lists: use list + watch from now on. */
+class NoInitialEvents extends Error {}
+
+/** The bookmark that ends a watch's initial events (Kubernetes' WatchList). */
+export const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
+/** A watch that ends cleanly after this long without its initial-events bookmark was not a streaming list. */
+const IGNORED_AFTER_MS = 10_000;
 
 export class WatchCache<T extends KubeObject> {
   private items = new Map<string, T>();
@@ -49,6 +66,11 @@ export class WatchCache<T extends KubeObject> {
   private abort = new AbortController();
   private resourceVersion = "";
   private attempt = 0;
+  /** The whole state must be fetched (first start, or after 410 Gone). */
+  private needState = true;
+  private streaming: boolean;
+  /** Objects of a streaming list in progress, adopted at its closing bookmark. */
+  private pending: Map<string, T> | undefined;
   private syncedOnce!: Promise<void>;
   private markSynced!: () => void;
   synced = false;
@@ -63,6 +85,7 @@ export class WatchCache<T extends KubeObject> {
     readonly opts: WatchCacheOptions,
   ) {
     this.syncedOnce = new Promise((r) => (this.markSynced = r));
+    this.streaming = opts.initialEvents ?? true;
   }
 
   onChange(h: ChangeHandler<T>): void {
@@ -108,13 +131,9 @@ export class WatchCache<T extends KubeObject> {
   private async loop(): Promise<void> {
     const log = this.opts.log ?? (() => {});
     const backoff = this.opts.backoff ?? defaultBackoff;
-    let needList = true;
     while (!this.abort.signal.aborted) {
       try {
-        if (needList) {
-          await this.relist();
-          needList = false;
-        }
+        if (this.needState && !this.streaming) await this.relist();
         const t0 = Date.now();
         const events = await this.watchOnce();
         // A watch that ends at once with nothing in it (a proxy cutting streams, say) must not
@@ -124,8 +143,13 @@ export class WatchCache<T extends KubeObject> {
       } catch (e) {
         if (this.abort.signal.aborted) return;
         if (e instanceof Gone) {
-          log("watch expired (410 Gone), relisting", { path: this.opts.path });
-          needList = true;
+          log("watch expired (410 Gone), fetching the whole state again", { path: this.opts.path });
+          this.needState = true;
+          continue;
+        }
+        if (e instanceof NoInitialEvents) {
+          log("the API server does not stream initial events; using list + watch", { path: this.opts.path, reason: e.message });
+          this.streaming = false;
           continue;
         }
         const msg = (e as Error).message;
@@ -139,8 +163,7 @@ export class WatchCache<T extends KubeObject> {
         }
         const delay = backoff(this.attempt++);
         log("watch failed, retrying", { path: this.opts.path, error: msg, retryInMs: Math.round(delay) });
-        // Resume from the last resourceVersion; only 410 Gone (or no list yet) needs a relist.
-        needList = needList || !this.synced;
+        // Resume from the last resourceVersion; only 410 Gone (or no state yet) fetches everything.
         await Bun.sleep(delay);
       }
     }
@@ -163,6 +186,11 @@ export class WatchCache<T extends KubeObject> {
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
+    this.adopt(fresh, rv);
+  }
+
+  /** The whole state as fetched: becomes the cache, differences are reported, the cache is synced. */
+  private adopt(fresh: Map<string, T>, rv: string): void {
     const old = this.items;
     this.items = fresh;
     this.resourceVersion = rv;
@@ -172,6 +200,7 @@ export class WatchCache<T extends KubeObject> {
       if (!prev) this.emit("add", o);
       else if (prev.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit("update", o, prev);
     }
+    this.needState = false;
     this.setConnected(true);
     if (!this.synced) {
       this.synced = true;
@@ -192,31 +221,42 @@ export class WatchCache<T extends KubeObject> {
       clearTimeout(idle);
       idle = setTimeout(() => ((dead = true), ctl.abort()), idleLimit);
     };
+    const initial = this.needState;
+    const t0 = Date.now();
     try {
-      const res = await this.client.stream({
-        path: this.opts.path,
-        query: {
-          watch: 1,
-          resourceVersion: this.resourceVersion,
-          allowWatchBookmarks: true,
-          labelSelector: this.opts.labelSelector,
-          timeoutSeconds: this.opts.watchTimeoutSec ?? serverTimeoutSec(),
-        },
-        signal: ctl.signal,
-      });
+      const res = await this.client.stream({ path: this.opts.path, query: this.watchQuery(initial), signal: ctl.signal });
       if (res.status === 410) throw new Gone();
-      if (!res.ok) throw await kubeErrorFrom(res, `watch ${this.opts.path}`);
+      if (!res.ok) {
+        const err = await kubeErrorFrom(res, `watch ${this.opts.path}`);
+        // 400/422: the server does not know (or allow) sendInitialEvents / resourceVersionMatch on a watch.
+        if (initial && (res.status === 400 || res.status === 422)) throw new NoInitialEvents(err.message);
+        throw err;
+      }
       this.setConnected(true);
       arm();
-      return await this.readEvents(res, arm);
+      if (initial) this.pending = new Map();
+      const events = await this.readEvents(res, arm);
+      if (this.pending) {
+        if (Date.now() - t0 >= (this.opts.ignoredAfterMs ?? IGNORED_AFTER_MS)) throw new NoInitialEvents(`a watch asking for initial events ended after ${events} events without the ${INITIAL_EVENTS_END} bookmark`);
+        throw new Error(`watch ${this.opts.path}: ended before its initial events were complete`);
+      }
+      return events;
     } catch (e) {
       if (dead) throw new Error(`watch ${this.opts.path}: nothing heard for ${idleLimit / 1000}s (no event, bookmark or close): connection presumed dead`);
       throw e;
     } finally {
+      this.pending = undefined;
       clearTimeout(idle);
       this.abort.signal.removeEventListener("abort", onStop);
       ctl.abort();
     }
+  }
+
+  private watchQuery(initial: boolean): Record<string, string | number | boolean | undefined> {
+    const common = { watch: 1, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, timeoutSeconds: this.opts.watchTimeoutSec ?? serverTimeoutSec() };
+    if (!initial || !this.streaming) return { ...common, resourceVersion: this.resourceVersion };
+    // The current state (from the watch cache, at least as new as any state seen), then changes.
+    return { ...common, sendInitialEvents: true, resourceVersionMatch: "NotOlderThan", resourceVersion: "" };
   }
 
   private async readEvents(res: Response, heard: () => void): Promise<number> {
@@ -251,6 +291,7 @@ export class WatchCache<T extends KubeObject> {
       throw new KubeError(st.code ?? 0, st.reason ?? "Error", st.message ?? "error event", `watch ${this.opts.path}`);
     }
     const rv = ev.object.metadata?.resourceVersion;
+    if (this.pending) return this.collect(ev);
     if (rv) this.resourceVersion = rv;
     if (ev.type === "BOOKMARK") return;
     const k = keyOf(ev.object);
@@ -264,5 +305,21 @@ export class WatchCache<T extends KubeObject> {
     if (prev && prev.metadata?.resourceVersion === rv) return;
     this.items.set(k, ev.object);
     this.emit(prev ? "update" : "add", ev.object, prev);
+  }
+
+  /** During a streaming list: gather the state until the bookmark that closes it, then adopt it whole. */
+  private collect(ev: WatchEvent<T>): void {
+    const pending = this.pending!;
+    const rv = ev.object.metadata?.resourceVersion ?? "";
+    if (ev.type === "BOOKMARK") {
+      const done = (ev.object.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[INITIAL_EVENTS_END] === "true";
+      if (!done) return;
+      this.pending = undefined;
+      this.adopt(pending, rv);
+      return;
+    }
+    // Only ADDED is expected before the bookmark; anything else is applied to the state being gathered.
+    if (ev.type === "DELETED") pending.delete(keyOf(ev.object));
+    else pending.set(keyOf(ev.object), ev.object);
   }
 }

@@ -4,7 +4,7 @@ import type { KubeClient, KubeRequest } from "../../src/kube/client.ts";
 import { type ChangeScope, eventScope, watchCluster } from "../../src/kube/cluster.ts";
 import { detailsBanner } from "../../src/http/render.ts";
 
-/** Lists answer from a table by path; watches stay open (and empty) until aborted. */
+/** Lists and streaming lists answer from a table by path; watches then stay open (and quiet) until aborted. */
 function fakeClient(items: Record<string, unknown[]>) {
   const listed: string[] = [];
   const client: KubeClient = {
@@ -14,7 +14,14 @@ function fakeClient(items: Record<string, unknown[]>) {
       return { metadata: { resourceVersion: "1" }, items: items[req.path] ?? [] } as T;
     },
     async stream(req: KubeRequest): Promise<Response> {
-      const body = new ReadableStream({ start: (c) => req.signal?.addEventListener("abort", () => c.close()) });
+      const initial = req.query?.sendInitialEvents ? (listed.push(req.path), items[req.path] ?? []) : [];
+      const lines = [...initial.map((object) => ({ type: "ADDED", object })), { type: "BOOKMARK", object: { metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } } } }];
+      const body = new ReadableStream({
+        start: (c) => {
+          if (req.query?.sendInitialEvents) c.enqueue(new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join("")));
+          req.signal?.addEventListener("abort", () => c.close());
+        },
+      });
       return new Response(body, { status: 200 });
     },
   };

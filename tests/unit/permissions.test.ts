@@ -99,7 +99,8 @@ describe("a watch answered 403", () => {
       throw new KubeError(403, "Forbidden", 'deployments.apps is forbidden: User "x" cannot list resource "deployments"', what);
     }
     async stream(): Promise<Response> {
-      return new Response("{}", { status: 403 });
+      const status = { kind: "Status", code: 403, reason: "Forbidden", message: 'deployments.apps is forbidden: User "x" cannot watch resource "deployments"' };
+      return new Response(JSON.stringify(status), { status: 403 });
     }
   }
 

@@ -1,4 +1,4 @@
-// Covers src/kube/watch.ts WatchCache against a fake KubeClient: list/sync, watch events, 410 relists, retries with backoff, pagination, stop.
+// Covers src/kube/watch.ts WatchCache against a fake KubeClient: the streaming list (one watch with initial events) and its fallback to list + watch, watch events, 410, retries with backoff, pagination, stop.
 import { afterEach, describe, expect, test } from "bun:test";
 import { KubeError, type KubeClient, type KubeRequest } from "../../src/kube/client.ts";
 import type { ObjectList, WatchEvent } from "../../src/kube/types.ts";
@@ -69,7 +69,7 @@ afterEach(() => {
   for (const c of caches.splice(0)) c.stop();
 });
 
-function setup(lists: (ObjectList<Obj> | Error)[], opts: { backoff?: (n: number) => number } = {}) {
+function setup(lists: (ObjectList<Obj> | Error)[], opts: { backoff?: (n: number) => number; initialEvents?: boolean } = {}) {
   const kube = new FakeKube();
   kube.lists = lists;
   const attempts: number[] = [];
@@ -77,6 +77,7 @@ function setup(lists: (ObjectList<Obj> | Error)[], opts: { backoff?: (n: number)
     path: PATH,
     labelSelector: "app=web",
     watchTimeoutSec: 60,
+    initialEvents: opts.initialEvents ?? false,
     backoff: (n) => (attempts.push(n), (opts.backoff ?? (() => 1))(n)),
   });
   caches.push(cache);
@@ -94,7 +95,7 @@ function setup(lists: (ObjectList<Obj> | Error)[], opts: { backoff?: (n: number)
 const page = (rv: string, items: Obj[], cont?: string): ObjectList<Obj> => ({ metadata: { resourceVersion: rv, ...(cont ? { continue: cont } : {}) }, items });
 const names = (c: WatchCache<Obj>) => c.list().map((o) => o.metadata.name).sort();
 
-describe("WatchCache", () => {
+describe("WatchCache with list + watch (servers without streaming lists)", () => {
   test("the initial list syncs the cache and reports adds", async () => {
     const { kube, cache, events, conn } = setup([page("100", [obj("a", "90"), obj("b", "95")])]);
     expect(cache.synced).toBe(false);
@@ -205,7 +206,7 @@ describe("WatchCache", () => {
   test("a watch that hears nothing for longer than the idle limit is dead: disconnected, its connection aborted, resumed from its resourceVersion (issue 15 #10)", async () => {
     const kube = new FakeKube();
     kube.lists = [page("100", [obj("a", "90")])];
-    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60, idleLimitMs: 150 });
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60, idleLimitMs: 150, initialEvents: false });
     caches.push(cache);
     const conn: boolean[] = [];
     let why = "";
@@ -233,7 +234,7 @@ describe("WatchCache", () => {
   test("by default the server is asked to end each watch well inside the idle limit", async () => {
     const kube = new FakeKube();
     kube.lists = [page("1", [])];
-    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1 });
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, initialEvents: false });
     caches.push(cache);
     await cache.start();
     await until("watch", () => kube.streams.length === 1);
@@ -266,7 +267,7 @@ describe("WatchCache", () => {
 
   test("pages are followed via continue and stored as one list", async () => {
     const kube = new FakeKube();
-    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60 });
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60, initialEvents: false });
     caches.push(cache);
     kube.request = async <T>(req: KubeRequest): Promise<T> => {
       kube.listCalls.push(req);
@@ -293,5 +294,130 @@ describe("WatchCache", () => {
     expect(kube.streams).toHaveLength(1);
     expect(kube.listCalls).toHaveLength(1);
     expect(attempts).toEqual([]);
+  });
+});
+
+const endOfInitial = (rv: string): WatchEvent<unknown> => ({ type: "BOOKMARK", object: { metadata: { resourceVersion: rv, annotations: { "k8s.io/initial-events-end": "true" } } } });
+
+describe("WatchCache with a streaming list (one request fills and follows)", () => {
+  test("the state arrives as initial events; the cache is synced only at the closing bookmark; no list is sent", async () => {
+    const { kube, cache, events, conn } = setup([], { initialEvents: true });
+    let started = false;
+    const starting = cache.start().then(() => (started = true));
+    await until("watch", () => kube.streams.length === 1);
+    expect(kube.streams[0]!.req.query).toEqual({ watch: 1, sendInitialEvents: true, resourceVersionMatch: "NotOlderThan", resourceVersion: "", allowWatchBookmarks: true, labelSelector: "app=web", timeoutSeconds: 60 });
+    const s = kube.streams[0]!;
+    s.send({ type: "ADDED", object: obj("a", "90") });
+    s.send({ type: "ADDED", object: obj("b", "95") });
+    s.send({ type: "BOOKMARK", object: { metadata: { resourceVersion: "96" } } }); // a plain bookmark does not end them
+    await Bun.sleep(20);
+    expect(started).toBe(false);
+    expect(cache.synced).toBe(false);
+    expect(names(cache)).toEqual([]);
+    expect(events).toEqual([]);
+    s.send(endOfInitial("100"));
+    await starting;
+    expect(names(cache)).toEqual(["a", "b"]);
+    expect(events).toEqual([["add", "a", "90"], ["add", "b", "95"]]);
+    expect(conn).toEqual([true]);
+    // Changes follow on the same connection.
+    s.send({ type: "MODIFIED", object: obj("a", "101") });
+    await until("update", () => events.length === 3);
+    expect(events[2]).toEqual(["update", "a", "101"]);
+    expect(kube.listCalls).toHaveLength(0);
+    expect(kube.streams).toHaveLength(1);
+  });
+
+  test("a stream that ends after its initial events resumes as a plain watch from the last resourceVersion", async () => {
+    const { kube, cache } = setup([], { initialEvents: true });
+    const starting = cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "ADDED", object: obj("a", "90") });
+    kube.streams[0]!.send(endOfInitial("100"));
+    await starting;
+    kube.streams[0]!.send({ type: "BOOKMARK", object: { metadata: { resourceVersion: "120" } } });
+    kube.streams[0]!.end();
+    await until("second watch", () => kube.streams.length === 2);
+    expect(kube.streams[1]!.req.query).toEqual({ watch: 1, resourceVersion: "120", allowWatchBookmarks: true, labelSelector: "app=web", timeoutSeconds: 60 });
+    expect(names(cache)).toEqual(["a"]);
+  });
+
+  test("410 Gone streams the whole state again and reports the difference", async () => {
+    const { kube, cache, events, conn } = setup([], { initialEvents: true });
+    const starting = cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "ADDED", object: obj("a", "90") });
+    kube.streams[0]!.send({ type: "ADDED", object: obj("b", "95") });
+    kube.streams[0]!.send(endOfInitial("100"));
+    await starting;
+    kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" } });
+    await until("second watch", () => kube.streams.length === 2);
+    const s = kube.streams[1]!;
+    expect(s.req.query?.sendInitialEvents).toBe(true);
+    s.send({ type: "ADDED", object: obj("a", "250") });
+    s.send({ type: "ADDED", object: obj("c", "260") });
+    expect(names(cache)).toEqual(["a", "b"]); // nothing adopted before the bookmark
+    s.send(endOfInitial("300"));
+    await until("adopted", () => events.length === 5);
+    expect(events.slice(2)).toEqual([["delete", "b", "95"], ["update", "a", "250"], ["add", "c", "260"]]);
+    expect(conn).toEqual([true]);
+    expect(kube.listCalls).toHaveLength(0);
+  });
+
+  test("a stream cut before its closing bookmark is retried from scratch; its partial state is never adopted", async () => {
+    const { kube, cache, events, attempts } = setup([], { initialEvents: true });
+    const starting = cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "ADDED", object: obj("stale", "1") });
+    kube.streams[0]!.end();
+    await until("retried", () => kube.streams.length === 2);
+    expect(attempts).toEqual([0]);
+    expect(kube.streams[1]!.req.query?.sendInitialEvents).toBe(true);
+    kube.streams[1]!.send({ type: "ADDED", object: obj("a", "5") });
+    kube.streams[1]!.send(endOfInitial("6"));
+    await starting;
+    expect(names(cache)).toEqual(["a"]);
+    expect(events).toEqual([["add", "a", "5"]]);
+  });
+
+  test("a server that refuses sendInitialEvents (422) gets list + watch from then on", async () => {
+    const { kube, cache, events, attempts } = setup([page("100", [obj("a", "90")])], { initialEvents: true });
+    kube.streamStatus = [{ status: 422, body: { kind: "Status", code: 422, reason: "Invalid", message: "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled" } }];
+    await cache.start();
+    expect(kube.listCalls).toHaveLength(1);
+    expect(events).toEqual([["add", "a", "90"]]);
+    await until("plain watch", () => kube.streams.length === 1);
+    expect(kube.streams[0]!.req.query).toEqual({ watch: 1, resourceVersion: "100", allowWatchBookmarks: true, labelSelector: "app=web", timeoutSeconds: 60 });
+    expect(attempts).toEqual([]); // no backoff: the fallback is immediate
+    // And stays: a 410 later relists rather than asking for initial events again.
+    kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 410, message: "too old resource version" } });
+    await until("relist", () => kube.listCalls.length === 2 && kube.streams.length === 2);
+    expect(kube.streams[1]!.req.query?.sendInitialEvents).toBeUndefined();
+  });
+
+  test("a server that ignores the ask (a long watch ending without the closing bookmark) gets list + watch", async () => {
+    const kube = new FakeKube();
+    kube.lists = [page("100", [obj("a", "90")])];
+    const cache = new WatchCache<Obj>(kube, { path: PATH, backoff: () => 1, watchTimeoutSec: 60, ignoredAfterMs: 50 });
+    caches.push(cache);
+    const starting = cache.start();
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "ADDED", object: obj("a", "90") }); // "get state and start at most recent", no bookmark
+    await Bun.sleep(60);
+    kube.streams[0]!.end();
+    await starting;
+    expect(kube.listCalls).toHaveLength(1);
+    await until("plain watch", () => kube.streams.length === 2);
+    expect(kube.streams[1]!.req.query?.resourceVersion).toBe("100");
+    expect(kube.streams[1]!.req.query?.sendInitialEvents).toBeUndefined();
+  });
+
+  test("a 403 to the streaming watch counts as settled and forbidden, as for a list", async () => {
+    const { kube, cache } = setup([], { initialEvents: true, backoff: () => 50 });
+    kube.streamStatus = [{ status: 403, body: { kind: "Status", code: 403, reason: "Forbidden", message: "configmaps is forbidden" } }];
+    await cache.start();
+    expect(cache.forbidden).toBe(true);
+    expect(cache.synced).toBe(false);
+    expect(kube.listCalls).toHaveLength(0);
   });
 });
