@@ -120,7 +120,7 @@ export async function apiLoad(): Promise<ScenarioResult> {
           note: `audited: ${Object.keys(countBy(openDuringIdle)).join(", ")}; + 1 Lease watch (Leases are not audited)`,
         },
         {
-          metric: "API requests at start (self-check + list + watch)",
+          metric: "API requests at start (self-check + one streaming watch per resource)",
           ours: String(startTotal),
           original: orig(`${ORIGINAL.startRequests10s} in its first 10 s, spread over 0.07–4.9 s`),
           ratio: "",

@@ -183,6 +183,8 @@ function rowsFor(label: string, total: number, r: Awaited<ReturnType<typeof star
   const target = (t: string) => (targets ? t : "no target");
   const startReqs = Object.values(r.atStart).reduce((a, b) => a + b, 0);
   const idleReqs = Object.values(r.idle).reduce((a, b) => a + b, 0);
+  // A list would show in atStart for the other resources too: then the Leases took list + watch as well.
+  const HIDDEN_LEASE_REQUESTS = Object.keys(r.atStart).some((k) => k.startsWith("list ")) ? 2 : 1;
   return [
     { metric: `${label}: start → ready, ${total} services (median of ${r.ready.length})`, ours: `${median(r.ready).toFixed(0)} ms`, original: "—", ratio: "—", note: `→ every service listed: ${median(r.listed).toFixed(0)} ms; ${target("target ready < 1 s")}` },
     { metric: `${label}: idle RSS, ${total} services`, ours: mib(r.rssKb), original: "—", ratio: "—", note: `2 s after all listed; ${target("target < 150 MiB")}` },
@@ -191,8 +193,9 @@ function rowsFor(label: string, total: number, r: Awaited<ReturnType<typeof star
       ours: String(startReqs),
       original: "—",
       ratio: "—",
-      // The lock namespace is a namespace too (its rules review, and a Lease list + watch the audit policy hides).
-      note: `${((startReqs + 2) / (NAMESPACES + 1)).toFixed(2)} per namespace (${NAMESPACES} + the lock namespace, + 2 hidden Lease requests; ${target("target ≤ 5")}): ${JSON.stringify(r.atStart)}`,
+      // The lock namespace is a namespace too (its rules review, and the Lease watch the audit policy hides:
+      // one streaming watch, as for every other resource on this API server).
+      note: `${((startReqs + HIDDEN_LEASE_REQUESTS) / (NAMESPACES + 1)).toFixed(2)} per namespace (${NAMESPACES} + the lock namespace, + ${HIDDEN_LEASE_REQUESTS === 1 ? "1 hidden Lease watch" : "a hidden Lease list + watch"}; ${target("target ≤ 5")}): ${JSON.stringify(r.atStart)}`,
     },
     { metric: `${label}: idle API requests in 10 s (watches excluded)`, ours: String(idleReqs), original: "—", ratio: "—", note: idleReqs ? JSON.stringify(r.idle) : "must be 0" },
   ];
