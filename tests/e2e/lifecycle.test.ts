@@ -203,8 +203,8 @@ describe("watch, not polling", () => {
     // Start-up is over once every request it made is in the audit log; the idle window starts after.
     await auditFlushed();
     const since = new Date().toISOString();
-    // The filter does see this app: its initial lists are there.
-    expect(auditEvents(startedAt, (e) => mine(e) && e.verb === "list").length).toBeGreaterThanOrEqual(3);
+    // The filter does see this app: its initial watches (which stream the state: no lists) are there.
+    expect(auditEvents(startedAt, (e) => mine(e) && e.verb === "watch", { opened: true }).length).toBeGreaterThanOrEqual(3);
     // Not a wait for something: idling IS the test (WATCH_INTERVAL=1, so a polling app would ask ≥ 5 times).
     await Bun.sleep(5000);
     await auditFlushed();

@@ -21,7 +21,11 @@ export interface AuditEvent {
 const cluster = clusterEnv();
 
 /** Audit events (ResponseComplete stage) of requests received since `sinceIso`, filtered. */
-export function auditEvents(sinceIso: string, filter: (e: AuditEvent) => boolean = () => true): AuditEvent[] {
+/**
+ * Completed requests since a time. A watch completes only when it ends (40–50 s later); pass
+ * `opened: true` to have open watches too, by their ResponseStarted event (each request once).
+ */
+export function auditEvents(sinceIso: string, filter: (e: AuditEvent) => boolean = () => true, opts: { opened?: boolean } = {}): AuditEvent[] {
   const text = readFileSync(cluster.AUDIT_LOG, "utf8");
   const since = Date.parse(sinceIso);
   const out: AuditEvent[] = [];
@@ -33,7 +37,9 @@ export function auditEvents(sinceIso: string, filter: (e: AuditEvent) => boolean
     } catch {
       continue;
     }
-    if (e.stage !== "ResponseComplete") continue;
+    const opened = opts.opened && e.stage === "ResponseStarted" && e.verb === "watch";
+    if (e.stage !== "ResponseComplete" && !opened) continue;
+    if (opts.opened && e.stage === "ResponseComplete" && e.verb === "watch") continue; // counted when it opened
     if (Date.parse(e.requestReceivedTimestamp) < since) continue;
     if (filter(e)) out.push(e);
   }
