@@ -84,7 +84,7 @@ async function start(config: string, total: number): Promise<Started> {
   const t0 = performance.now();
   const { url, proc } = await spawnApp([appBinary()], {
     cwd: tmp,
-    env: { CONFIG_FILE_PATH: config, KUBE_CONFIG_PATH: cluster.KUBECONFIG!, LOCK_NAMESPACE: LOCK_NS, RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "info" },
+    env: { CONFIG_FILE_PATH: config, KUBE_CONFIG_PATH: cluster.KUBECONFIG!, LOCK_NAMESPACE: LOCK_NS, RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "info", WEBSOCKET_MAX_PER_ADDRESS: "0" },
     listenTimeoutMs: 30_000,
   });
   let readyMs = 0;
