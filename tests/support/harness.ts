@@ -1,5 +1,4 @@
 // e2e and browser helpers: the real control plane started by scripts/cluster.sh, kubectl, the app as a real process, its websockets.
-import { afterAll } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -7,6 +6,7 @@ import { parseAllDocuments } from "yaml";
 import type { Subprocess } from "bun";
 import { installSchemaCheck, schemaProblem, streamProblems } from "./api-schema.ts";
 import { type ClusterEnv, clusterEnv, ROOT, runKubectl, spawnApp } from "./process.ts";
+import { atEndOfRun } from "./teardown.ts";
 import { waitFor } from "./wait.ts";
 
 export { ROOT, type ClusterEnv, waitFor };
@@ -54,14 +54,15 @@ export interface StartOptions {
   waitReady?: boolean;
 }
 
+// Apps a test file left running are killed when the whole run ends, whichever file started them.
 const running = new Set<AppProcess>();
-afterAll(async () => {
+atEndOfRun(async () => {
   await Promise.all([...running].map((a) => a.stop("SIGKILL")));
 });
 
 // Every JSON answer of the app in every e2e suite is checked against the OpenAPI description (src/http/openapi.ts).
 installSchemaCheck();
-afterAll(() => {
+atEndOfRun(() => {
   if (streamProblems.length) throw new Error(`API schema check (streamed bodies):\n${streamProblems.join("\n")}`);
 });
 
