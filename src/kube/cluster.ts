@@ -4,6 +4,7 @@ import type { KubeClient } from "./api.ts";
 import { LOCK_SELECTOR, leaseName } from "./lock.ts";
 import { controllerRevisionsPath, eventsPath, leasesPath, podsPath, replicaSetsPath, workloadsPath } from "./paths.ts";
 import type { ControllerRevision, KubeEvent, KubeObject, Lease, Pod, ReplicaSet, Workload } from "./types.ts";
+import { detailTrim } from "./trim.ts";
 import { WatchCache } from "./watch.ts";
 
 /** Where workloads of a kind are watched; namespace "*" is every namespace (one cluster-wide watch). */
@@ -172,8 +173,8 @@ class View implements ClusterView {
     return [...this.workloadCaches.values(), ...this.podCaches.values(), ...this.detailCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
   }
 
-  private newCache<T extends KubeObject>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void): WatchCache<T> {
-    const c = new WatchCache<T>(this.o.client, { path, log: this.o.log });
+  private newCache<T extends KubeObject>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void, keep?: (o: T) => T): WatchCache<T> {
+    const c = new WatchCache<T>(this.o.client, { path, log: this.o.log, keep });
     c.onChange((_t, obj, prev) => onEvent(obj, prev));
     this.watchConnection(c);
     c.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
@@ -217,7 +218,7 @@ class View implements ClusterView {
       const c = this.newCache<KubeObject>(path, ns, (o) => {
         const scope = resource === "events" ? eventScope(ns, o as KubeEvent, this.podLabels, this.rsOwner) : ownerScope(ns, o as Owned);
         if (scope) this.notify(scope);
-      });
+      }, detailTrim(resource));
       this.detailCaches.set(k, c);
     }
   }
@@ -300,9 +301,16 @@ class View implements ClusterView {
     return this.all().map(watchState);
   }
 
+  /**
+   * Resolves once the workloads, pods and Leases are synced: what status, restarts and readiness
+   * need. The detail caches (Events, revisions) fill in behind it and say so per namespace; at
+   * scale they outnumber the workloads several times and would otherwise hold readiness back.
+   */
   async start(): Promise<void> {
     this.started = true;
-    await Promise.all(this.all().map((c) => c.start()));
+    for (const [k, c] of this.detailCaches) void c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) }));
+    const details = new Set<WatchCache<never>>(this.detailCaches.values() as never);
+    await Promise.all(this.all().filter((c) => !details.has(c)).map((c) => c.start()));
     this.initialSynced = true;
   }
 

@@ -17,12 +17,13 @@
 import type { KubeClient } from "./api.ts";
 import { KubeError, kubeErrorFrom } from "./api.ts";
 import type { KubeObject, ObjectList, WatchEvent } from "./types.ts";
+import { withoutManagedFields } from "./trim.ts";
 
 export type ChangeType = "add" | "update" | "delete";
 /** `prev` is the object as it was before an update (absent for adds and deletes). */
 export type ChangeHandler<T> = (type: ChangeType, obj: T, prev?: T) => void;
 
-export interface WatchCacheOptions {
+export interface WatchCacheOptions<T extends KubeObject = KubeObject> {
   /** Collection path, e.g. /apis/apps/v1/namespaces/shop/deployments */
   path: string;
   labelSelector?: string;
@@ -35,6 +36,8 @@ export interface WatchCacheOptions {
   idleLimitMs?: number;
   /** Fill the cache from the watch itself (one request) rather than list + watch; default true. */
   initialEvents?: boolean;
+  /** What the cache keeps of each object it stores (default: all but metadata.managedFields). */
+  keep?: (o: T) => T;
   /** A watch asking for initial events that ends cleanly after this long without their closing bookmark came from a server that ignored the ask. */
   ignoredAfterMs?: number;
 }
@@ -71,6 +74,7 @@ export class WatchCache<T extends KubeObject> {
   private streaming: boolean;
   /** Objects of a streaming list in progress, adopted at its closing bookmark. */
   private pending: Map<string, T> | undefined;
+  private readonly keep: (o: T) => T;
   private syncedOnce!: Promise<void>;
   private markSynced!: () => void;
   synced = false;
@@ -82,10 +86,11 @@ export class WatchCache<T extends KubeObject> {
 
   constructor(
     private client: KubeClient,
-    readonly opts: WatchCacheOptions,
+    readonly opts: WatchCacheOptions<T>,
   ) {
     this.syncedOnce = new Promise((r) => (this.markSynced = r));
     this.streaming = opts.initialEvents ?? true;
+    this.keep = opts.keep ?? withoutManagedFields;
   }
 
   onChange(h: ChangeHandler<T>): void {
@@ -182,7 +187,7 @@ export class WatchCache<T extends KubeObject> {
         },
         `list ${this.opts.path}`,
       );
-      for (const it of page.items) fresh.set(keyOf(it), it);
+      for (const it of page.items) fresh.set(keyOf(it), this.keep(it));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
@@ -303,8 +308,9 @@ export class WatchCache<T extends KubeObject> {
     const prev = this.items.get(k);
     // Drop no-op updates (same resourceVersion), as sample-controller does.
     if (prev && prev.metadata?.resourceVersion === rv) return;
-    this.items.set(k, ev.object);
-    this.emit(prev ? "update" : "add", ev.object, prev);
+    const obj = this.keep(ev.object);
+    this.items.set(k, obj);
+    this.emit(prev ? "update" : "add", obj, prev);
   }
 
   /** During a streaming list: gather the state until the bookmark that closes it, then adopt it whole. */
@@ -320,6 +326,6 @@ export class WatchCache<T extends KubeObject> {
     }
     // Only ADDED is expected before the bookmark; anything else is applied to the state being gathered.
     if (ev.type === "DELETED") pending.delete(keyOf(ev.object));
-    else pending.set(keyOf(ev.object), ev.object);
+    else pending.set(keyOf(ev.object), this.keep(ev.object));
   }
 }

@@ -77,4 +77,23 @@ describe("detail watches", () => {
     expect(view.replicaSets("shop", "someone-else")).toEqual([]);
     expect(view.events("shop")).toHaveLength(3);
   });
+
+  test("readiness does not wait for the detail caches: start() resolves once workloads and pods are synced; the details' namespace is told when they arrive", async () => {
+    const { client } = fakeClient({});
+    let releaseEvents!: () => void;
+    const eventsHeld = new Promise<void>((r) => (releaseEvents = r));
+    const inner = client.stream.bind(client);
+    // The Events watch sends its initial events only when the test says so.
+    client.stream = async (req) => (req.path.endsWith("/events") ? (await eventsHeld, inner(req)) : inner(req));
+    const view = watchCluster({ client, services: SERVICES, lockNamespace: "locks", log: () => {}, locks: { lease: () => undefined, onChange: () => {} } as never });
+    const scopes: ChangeScope[] = [];
+    view.onChange((s) => scopes.push(s));
+    await view.start(); // while the Events watch has sent nothing
+    expect(view.synced()).toBe(true);
+    const before = scopes.length; // the other detail caches (ReplicaSets, ControllerRevisions) may have told already
+    releaseEvents();
+    for (let i = 0; i < 100 && scopes.length === before; i++) await Bun.sleep(5);
+    expect(scopes.slice(before)).toEqual([{ namespace: "shop" }]);
+    view.stop();
+  });
 });
