@@ -40,6 +40,18 @@ function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 }
 
+/**
+ * What the cache keeps of an object: all of it but `metadata.managedFields` (server-side apply's
+ * bookkeeping, often half an object's size and most of its nested objects), which nothing in the
+ * app reads. A Lease written back from the cache without it keeps its managedFields on the
+ * server: an update that omits the field leaves it unchanged.
+ */
+function kept<T extends KubeObject>(o: T): T {
+  const m = o.metadata as { managedFields?: unknown } | undefined;
+  if (m?.managedFields) delete m.managedFields;
+  return o;
+}
+
 class Gone extends Error {}
 
 export class WatchCache<T extends KubeObject> {
@@ -159,7 +171,7 @@ export class WatchCache<T extends KubeObject> {
         },
         `list ${this.opts.path}`,
       );
-      for (const it of page.items) fresh.set(keyOf(it), it);
+      for (const it of page.items) fresh.set(keyOf(it), kept(it));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
@@ -253,6 +265,7 @@ export class WatchCache<T extends KubeObject> {
     const rv = ev.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (ev.type === "BOOKMARK") return;
+    kept(ev.object);
     const k = keyOf(ev.object);
     if (ev.type === "DELETED") {
       this.items.delete(k);
