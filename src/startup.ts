@@ -78,7 +78,9 @@ async function stage(p: Parts, stopped: () => boolean, synced: () => void): Prom
   if (stopped()) return;
   p.hub.refresh();
   log("info", "caches synced", { ms: Math.round(performance.now() - started) });
-  Bun.gc(true); // the initial lists' garbage need not stay resident
+  // The initial lists' garbage need not stay resident: collect it, then give the freed memory back (≈ 5 MiB of RSS with 200 services).
+  Bun.gc(true);
+  Bun.shrink();
   queueMicrotask(synced); // after the refresh's push
 }
 
