@@ -88,7 +88,10 @@ export function assembleCore(d: CoreDeps): Core {
   const { env, config, client, lockNamespace, log } = d;
   let fileConfig = config;
   let stopped = false;
-  const check = (c: ConfigFile) => checkAccess(client, c.services, lockNamespace, selectorScopes(c));
+  // The self-check's first request waits for start(): setting up its TLS connection is not on the way to listening.
+  let begin!: () => void;
+  const begun = new Promise<void>((r) => (begin = r));
+  const check = async (c: ConfigFile) => (await begun, checkAccess(client, c.services, lockNamespace, selectorScopes(c)));
   const { monitor, settled } = startSelfCheck(() => check(fileConfig), log, { waitMs: d.selfCheckWaitMs });
   const access = monitor.report;
   const locks = lateLocks();
@@ -117,7 +120,7 @@ export function assembleCore(d: CoreDeps): Core {
     access,
     ready: () => readinessOf(view, accessLines(), hub, monitor.checked()),
     releaseOwn: (s) => locks.store.release(s, d.instanceId),
-    start: () => stage(parts, () => stopped, absence.synced),
+    start: () => (begin(), stage(parts, () => stopped, absence.synced)),
     stop() {
       stopped = true;
       reloader.stop();

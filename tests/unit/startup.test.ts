@@ -88,6 +88,8 @@ describe("listen first (assembleCore)", () => {
   test("before the self-check answers: nothing is listed, /readyz is not ready saying why, a restart is 503 unavailable with Retry-After", async () => {
     const api = fakeApi(() => [...WORKLOADS, ...LEASES]);
     const { c } = core(api.client);
+    await Bun.sleep(5);
+    expect(api.paths).toEqual([]); // nothing before start(): the server listens first
     const started = c.start();
     await Bun.sleep(20);
     expect(api.paths.length).toBeGreaterThan(0); // the self-check was asked
