@@ -5,8 +5,9 @@
 // SERVICE_ACCOUNT_DIR), to show what Bun's TLS client alone costs.
 //
 // With FLOOR_PROM=1 it also loads prom-client (dynamic import: a separate chunk with --splitting,
-// loaded only then), registers a counter and a gauge as the app does, without default metrics, and
-// renders the registry once: what keeping prom-client costs, measured rather than guessed.
+// loaded only then) the way src/metrics.ts does — its Registry, Counter and Gauge files, not its
+// index — registers a counter and a gauge as the app does, without default metrics, and renders the
+// registry once: what keeping prom-client costs, measured rather than guessed.
 const at = /^(.*):(\d+)$/.exec(process.env.LISTEN_ADDRESS ?? "127.0.0.1:8080")!;
 Bun.serve({ hostname: at[1] || "0.0.0.0", port: Number(at[2]), fetch: () => new Response("ok\n") });
 if (process.env.FLOOR_TLS === "1") {
@@ -21,7 +22,11 @@ if (process.env.FLOOR_TLS === "1") {
   await res.text();
 }
 if (process.env.FLOOR_PROM === "1") {
-  const { Counter, Gauge, Registry } = await import("prom-client");
+  const [{ default: Counter }, { default: Gauge }, { default: Registry }] = await Promise.all([
+    import("prom-client/lib/counter"),
+    import("prom-client/lib/gauge"),
+    import("prom-client/lib/registry"),
+  ]);
   const registry = new Registry();
   new Counter({ name: "floor_requests_total", help: "requests", labelNames: ["path"], registers: [registry] }).inc({ path: "/" });
   new Gauge({ name: "floor_rss_bytes", help: "RSS", registers: [registry], collect() {

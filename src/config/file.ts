@@ -126,6 +126,8 @@ function expectation(err: { type: number; path: string; message: string; schema:
 
 /** Throws naming `file` and the YAML path of the deepest error, if `value` does not fit `schema`. */
 function check(schema: Parameters<typeof Value.Errors>[0], value: unknown, file: string, prefix = ""): void {
+  // Check answers a valid value in a fraction of the time Errors takes to find none (200 entries at start).
+  if (Value.Check(schema, value)) return;
   const errors = [...Value.Errors(schema, value)];
   if (errors.length === 0) return;
   // An unknown key first (a typo also makes the intended key "missing"), then the deepest error:

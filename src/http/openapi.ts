@@ -92,7 +92,7 @@ export const OPERATIONS: Operation[] = [
       ),
       423: err("a restart of this service is in progress: `lock` names who and until when", ["Retry-After"]),
       429: err("too many applied restarts by this caller", ["Retry-After"]),
-      503: { description: "the watch caches have not synced yet, or the app is shutting down (with ?wait after the restart was applied: a Draining body)", bodies: DRAINING_OR_ERROR, headers: ["Retry-After"] },
+      503: { description: "the app is starting (its permission self-check or the first sync of the watch caches has not finished), or it is shutting down (with ?wait after the restart was applied: a Draining body)", bodies: DRAINING_OR_ERROR, headers: ["Retry-After"] },
       502: { description: "the API server refused or failed the PATCH; with ?wait, the rollout failed", bodies: WAIT_OR_ERROR },
       504: { description: "?wait: still rolling when the wait ended", bodies: WAIT_OR_ERROR },
       default: DEFAULT,

@@ -17,7 +17,6 @@ import { hostRefusal } from "./hosts.ts";
 import { makeIdentify } from "./identify.ts";
 import { makeLive, type Notice, type WsData } from "./live.ts";
 import { json, text } from "./respond.ts";
-import { openApiDocument } from "./openapi.ts";
 import { makeRestartHandler } from "./restart.ts";
 import { makeSnapshotHandler } from "./snapshot.ts";
 import { type Handler, type Route, router } from "./router.ts";
@@ -149,8 +148,10 @@ export function startServer(deps: AppDeps): App {
   const shared = { services, hub, identify, version: deps.version, clusterName: deps.clusterName, unusable: deps.unusable, upgrade: live.upgrade };
   const h = makeHandlers({ ...shared, env, configProblem, metrics, ready: deps.ready, beforeMetrics: live.countWatchers });
   const snapshot = makeSnapshotHandler({ env, services, hub, identify, drain });
-  const openapi = openApiDocument(deps.version);
-  const routes = router(routeTable(h, live, { restart, snapshot, openapi: () => json(openapi), details: makeDetailsHandlers(shared) }));
+  // The OpenAPI document (every body's TypeBox schema) is built at its first request, from its own chunk: nothing at start.
+  let doc: Promise<object> | undefined;
+  const openapi = async () => json(await (doc ??= import("./openapi.ts").then((m) => m.openApiDocument(deps.version))));
+  const routes = router(routeTable(h, live, { restart, snapshot, openapi, details: makeDetailsHandlers(shared) }));
   // issue 15 #4: a browser request for a host not in ALLOWED_HOSTS is refused (DNS rebinding); in the uniform error shape like every other refusal.
   const answer = guarded(deps.log, async (req, s) => {
     const badHost = hostRefusal(req, env.allowedHosts);

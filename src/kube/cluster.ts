@@ -42,7 +42,12 @@ export interface ClusterView {
   setScopes(scopes: WatchScope[]): void;
   /** Every watch with what it watches and whether it is connected now (for restart_app_watch_connected). */
   watches(): WatchState[];
-  start(): Promise<void>;
+  /**
+   * Lists and watches everything in scope; resolves once each cache has listed. With `localLocks`, lock
+   * records come from in-process locks and the Lease watch is dropped (the self-check found no right to
+   * use Leases; it answers after the view exists, since the server listens first).
+   */
+  start(localLocks?: LockSource): Promise<void>;
   stop(): void;
 }
 
@@ -143,7 +148,8 @@ class View implements ClusterView {
   private readonly podCaches = new Map<string, WatchCache<Pod>>(); // key ns or "*"
   private readonly detailCaches = new Map<string, WatchCache<KubeObject>>(); // key resource/ns (events, replicasets, controllerrevisions)
   private wideIndex: PodsByNamespace | undefined;
-  private readonly leases: WatchCache<Lease> | undefined;
+  private leases: WatchCache<Lease> | undefined;
+  private locks: LockSource | undefined;
   private readonly changeHandlers: ((scope: ChangeScope) => void)[] = [];
   private readonly connHandlers: (() => void)[] = [];
   private readonly forbiddenHandlers: (() => void)[] = [];
@@ -157,8 +163,15 @@ class View implements ClusterView {
     this.leases?.onChange((_t, l) => this.notify({ lease: l.metadata?.name }));
     if (this.leases) this.watchConnection(this.leases);
     this.leases?.onForbidden(() => this.forbiddenHandlers.forEach((h) => h()));
-    o.locks?.onChange((name) => this.notify({ lease: name }));
+    if (o.locks) this.useLocalLocks(o.locks);
     this.setScopes([...scopesOf(o.services), ...(o.scopes ?? [])]);
+  }
+
+  private useLocalLocks(locks: LockSource): void {
+    this.leases?.stop();
+    this.leases = undefined;
+    this.locks = locks;
+    locks.onChange((name) => this.notify({ lease: name }));
   }
 
   private notify(scope: ChangeScope): void {
@@ -267,7 +280,7 @@ class View implements ClusterView {
   }
 
   lease(s: ServiceKey): Lease | undefined {
-    return this.o.locks ? this.o.locks.lease(s) : this.leases?.get(this.o.lockNamespace, leaseName(s));
+    return this.locks ? this.locks.lease(s) : this.leases?.get(this.o.lockNamespace, leaseName(s));
   }
 
   covers(s: ServiceKey): boolean {
@@ -291,6 +304,8 @@ class View implements ClusterView {
   }
 
   disconnected(): string[] {
+    // Caches not started yet have lost nothing: "not synced yet" says it (readiness).
+    if (!this.started) return [];
     return this.all()
       // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
       .filter((c) => !c.connected && !c.forbidden)
@@ -305,8 +320,10 @@ class View implements ClusterView {
    * Resolves once the workloads, pods and Leases are synced: what status, restarts and readiness
    * need. The detail caches (Events, revisions) fill in behind it and say so per namespace; at
    * scale they outnumber the workloads several times and would otherwise hold readiness back.
+   * `localLocks`: the self-check found no Lease rights, so locks are in-process after all.
    */
-  async start(): Promise<void> {
+  async start(localLocks?: LockSource): Promise<void> {
+    if (localLocks && localLocks !== this.locks) this.useLocalLocks(localLocks);
     this.started = true;
     for (const [k, c] of this.detailCaches) void c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) }));
     const details = new Set<WatchCache<never>>(this.detailCaches.values() as never);

@@ -138,18 +138,27 @@ export function makePermissionMonitor(o: MonitorOptions): PermissionMonitor {
   return new Monitor(o);
 }
 
+export interface SelfCheckStart {
+  monitor: PermissionMonitor;
+  /** Resolves at the first answer, or after `waitMs` without one: then Leases are assumed while the monitor keeps trying. */
+  settled: Promise<void>;
+}
+
 /**
- * The permission self-check at start, before the watches: it decides whether locks can live in
- * Leases. Start waits up to 10 s for the first answer, then goes on with Leases while the monitor
- * keeps trying; problems are logged whenever the report changes.
+ * The permission self-check at start. It decides whether locks can live in Leases and what may be
+ * watched, so the watches wait for its first answer — up to `waitMs` (10 s); the server does not:
+ * it listens at once and /readyz says "not ready" until the check has answered. Problems are
+ * logged whenever the report changes.
  */
-export async function startSelfCheck(check: () => Promise<AccessReport>, log: Logger): Promise<PermissionMonitor> {
-  const monitor = makePermissionMonitor({ check, log });
+export function startSelfCheck(check: () => Promise<AccessReport>, log: Logger, o: Omit<MonitorOptions, "check" | "log"> & { waitMs?: number } = {}): SelfCheckStart {
+  const monitor = makePermissionMonitor({ ...o, check, log });
   monitor.onChange((access) => {
     for (const [id, missing] of access.unusable) log("error", "missing permissions: service cannot be restarted", { service: id, missing });
     if (access.missingEvents.length) log("warn", "cannot create Events; restarts are audited in this log only", { namespaces: access.missingEvents });
   });
-  await Promise.race([monitor.first(), Bun.sleep(10_000)]);
-  if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
-  return monitor;
+  const sleep = o.sleep ?? ((ms: number) => Bun.sleep(ms));
+  const settled = Promise.race([monitor.first(), sleep(o.waitMs ?? 10_000)]).then(() => {
+    if (!monitor.checked()) log("warn", "permission self-check failed; using Leases and retrying in the background", { error: monitor.lastError() });
+  });
+  return { monitor, settled };
 }

@@ -1,86 +1,9 @@
 // e2e: the API server connection drops (a TCP relay in front of the real apiserver is cut) — watches recover, the UI marks stale data.
 import { afterAll, describe, expect, test } from "bun:test";
-import type { Socket, TCPSocketListener } from "bun";
-import { readFileSync } from "node:fs";
-import { cluster, kubectl, openStatus, startApp, tempDir, waitFor, writeFile } from "../support/harness.ts";
+import { kubectl, openStatus, startApp, waitFor } from "../support/harness.ts";
+import { kubeconfigVia, relay } from "../support/relay.ts";
 
 const NS = "k8s-restart-app-reconnect";
-const target = new URL(cluster.APISERVER);
-
-/** A byte relay to the apiserver (TLS passes through untouched) that the test can cut and restore. */
-function relay(port = 0) {
-  // Frozen: every byte in either direction is dropped and nothing is closed — a connection
-  // that silently stopped passing data (a NAT or proxy that lost its state).
-  let frozen = false;
-  const open = new Set<Socket<{ peer?: Socket<unknown>; buf: Uint8Array[] }>>();
-  const listener: TCPSocketListener<{ peer?: Socket<unknown>; buf: Uint8Array[] }> = Bun.listen({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      async open(client) {
-        client.data = { buf: [] };
-        open.add(client);
-        const upstream = await Bun.connect({
-          hostname: target.hostname,
-          port: Number(target.port),
-          socket: {
-            data: (_s, d) => void (frozen || client.write(d)),
-            close: () => void client.end(),
-            error: () => void client.end(),
-          },
-        });
-        client.data.peer = upstream as never;
-        for (const b of client.data.buf) upstream.write(b);
-      },
-      data(client, d) {
-        if (frozen) return;
-        if (client.data.peer) client.data.peer.write(d);
-        else client.data.buf.push(new Uint8Array(d));
-      },
-      close(client) {
-        open.delete(client);
-        client.data.peer?.end();
-      },
-    },
-  });
-  return {
-    port: listener.port,
-    freeze: () => void (frozen = true),
-    thaw: () => void (frozen = false),
-    cut() {
-      listener.stop(true);
-      for (const s of open) {
-        s.data.peer?.end();
-        s.end();
-      }
-      open.clear();
-    },
-  };
-}
-
-/** A kubeconfig that reaches the API server through the relay on `port` (client-certificate auth). */
-function kubeconfigVia(port: number): string {
-  return writeFile(
-    tempDir(),
-    "kubeconfig",
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(cluster.CA_FILE).toString("base64") } }],
-      users: [
-        {
-          name: "u",
-          user: {
-            "client-certificate-data": readFileSync(cluster.CLIENT_CERT_FILE).toString("base64"),
-            "client-key-data": readFileSync(cluster.CLIENT_KEY_FILE).toString("base64"),
-          },
-        },
-      ],
-      contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-      "current-context": "x",
-    }),
-  );
-}
 
 let r = relay();
 afterAll(() => r.cut());
@@ -194,7 +117,8 @@ describe("an API server unreachable at start (issue 15 #9)", () => {
     const app = await startApp({ kubeconfig: kubeconfigVia(port), services: [{ kind: "Deployment", name: "api", namespace: "shop" }], env: { LOCK_NAMESPACE: NS }, waitReady: false });
     let up: ReturnType<typeof relay> | undefined;
     try {
-      expect(app.entries().some((e) => e.msg === "permission self-check failed; using Leases and retrying in the background")).toBe(true);
+      // Listen first (issue 14): the server answers before the self-check gives up waiting (10 s) and starts the watches with Leases.
+      await waitFor(() => app.entries().some((e) => e.msg === "permission self-check failed; using Leases and retrying in the background"), 20_000, "the self-check's 10 s fallback");
       const before = await fetch(`${app.url}/readyz`);
       expect(before.status).toBe(503);
       expect(await before.text()).toContain("permission self-check failed: ");

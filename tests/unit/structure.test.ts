@@ -13,13 +13,15 @@ const files = (function walk(dir: string): string[] {
 })(SRC);
 const rel = (p: string) => relative(SRC, p);
 
-/** Lower layers never import higher ones. Files at the top of src/ other than main.ts are leaves or commands. */
+/** Lower layers never import higher ones. Files at the top of src/ other than main.ts are leaves, commands, or startup.ts (the cluster side main.ts serves). */
 const LAYER: [RegExp, number][] = [
   [/^(config\/|log\.ts$|version\.ts$|metrics\.ts$|host\.ts$)/, 0],
   [/^kube\//, 1],
   [/^status\//, 2],
   [/^restart\//, 3],
   [/^(http\/|rbac\.ts$)/, 4],
+  // Listen first (issue 14): the cluster side, assembled below http and staged behind the listening server.
+  [/^startup\.ts$/, 4],
   [/^main\.ts$/, 5],
 ];
 const layer = (p: string) => LAYER.find(([re]) => re.test(rel(p)))?.[1] ?? -1;

@@ -111,6 +111,18 @@ describe("WatchCache with list + watch (servers without streaming lists)", () =>
     expect(kube.streams[0]!.req.query).toEqual({ watch: 1, resourceVersion: "100", allowWatchBookmarks: true, labelSelector: "app=web", timeoutSeconds: 60 });
   });
 
+  test("objects are kept without metadata.managedFields (listed or watched); everything else stays", async () => {
+    const managed = (name: string, rv: string): Obj => ({ ...obj(name, rv, "d"), metadata: { ...obj(name, rv).metadata, labels: { app: "web" }, managedFields: [{ manager: "kubectl", fieldsV1: { "f:data": {} } }] } as Obj["metadata"] });
+    const { kube, cache } = setup([page("100", [managed("a", "90")])]);
+    await cache.start();
+    expect(cache.get("shop", "a")).toEqual({ metadata: { name: "a", namespace: "shop", resourceVersion: "90", labels: { app: "web" } } as Obj["metadata"], data: "d" });
+    await until("watch", () => kube.streams.length === 1);
+    kube.streams[0]!.send({ type: "ADDED", object: managed("b", "101") });
+    await until("b", () => !!cache.get("shop", "b"));
+    expect("managedFields" in cache.get("shop", "b")!.metadata).toBe(false);
+    expect(cache.get("shop", "b")!.data).toBe("d");
+  });
+
   test("ADDED, MODIFIED and DELETED events update the cache and fire handlers", async () => {
     const { kube, cache, events, prevs } = setup([page("100", [obj("a", "90")])]);
     await cache.start();
