@@ -318,17 +318,19 @@ class View implements ClusterView {
 
   /**
    * Resolves once the workloads, pods and Leases are synced: what status, restarts and readiness
-   * need. The detail caches (Events, revisions) fill in behind it and say so per namespace; at
-   * scale they outnumber the workloads several times and would otherwise hold readiness back.
+   * need. The detail caches (Events, revisions) start after that and say so per namespace when
+   * filled; at scale they outnumber the workloads several times and would hold readiness back.
    * `localLocks`: the self-check found no Lease rights, so locks are in-process after all.
    */
   async start(localLocks?: LockSource): Promise<void> {
     if (localLocks && localLocks !== this.locks) this.useLocalLocks(localLocks);
-    this.started = true;
-    for (const [k, c] of this.detailCaches) void c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) }));
-    const details = new Set<WatchCache<never>>(this.detailCaches.values() as never);
-    await Promise.all(this.all().filter((c) => !details.has(c)).map((c) => c.start()));
+    this.started = true; // caches added from now on start as they are added (newCache)
+    const details = [...this.detailCaches];
+    const held = new Set<WatchCache<never>>(details.map(([, c]) => c) as never);
+    await Promise.all(this.all().filter((c) => !held.has(c)).map((c) => c.start()));
     this.initialSynced = true;
+    // Only then: their streams would otherwise compete for the same CPU (the app's and the API server's).
+    for (const [k, c] of details) if (this.detailCaches.get(k) === c) void c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) }));
   }
 
   stop(): void {

@@ -64,6 +64,8 @@ describe("detail watches", () => {
     const scopes: ChangeScope[] = [];
     view.onChange((s) => scopes.push(s));
     await view.start();
+    // The detail caches start once the rest is synced; each tells its namespace when it is filled.
+    for (let i = 0; i < 100 && scopes.filter((s) => s.namespace === "shop" && Object.keys(s).length === 1).length < 3; i++) await Bun.sleep(5);
     view.stop();
     expect(scopes).toContainEqual({ namespace: "shop", podLabels: [{ app: "web" }] });
     const ev = (kind: string, name: string) => ({ metadata: {}, involvedObject: { kind, name } });
@@ -90,10 +92,13 @@ describe("detail watches", () => {
     view.onChange((s) => scopes.push(s));
     await view.start(); // while the Events watch has sent nothing
     expect(view.synced()).toBe(true);
-    const before = scopes.length; // the other detail caches (ReplicaSets, ControllerRevisions) may have told already
+    // ReplicaSets and ControllerRevisions start after it and tell their namespace; Events only once released.
+    for (let i = 0; i < 100 && scopes.length < 2; i++) await Bun.sleep(5);
+    await Bun.sleep(20);
+    expect(scopes).toEqual([{ namespace: "shop" }, { namespace: "shop" }]);
     releaseEvents();
-    for (let i = 0; i < 100 && scopes.length === before; i++) await Bun.sleep(5);
-    expect(scopes.slice(before)).toEqual([{ namespace: "shop" }]);
+    for (let i = 0; i < 100 && scopes.length === 2; i++) await Bun.sleep(5);
+    expect(scopes).toEqual([{ namespace: "shop" }, { namespace: "shop" }, { namespace: "shop" }]);
     view.stop();
   });
 });
