@@ -79,9 +79,11 @@ async function stage(p: Parts, stopped: () => boolean, synced: () => void): Prom
   p.hub.refresh();
   log("info", "caches synced", { ms: Math.round(performance.now() - started) });
   // The initial lists' garbage need not stay resident: collect it, then give the freed memory back (≈ 5 MiB of RSS with 200 services).
-  Bun.gc(true);
-  Bun.shrink();
+  const giveBack = () => (Bun.gc(true), Bun.shrink());
+  giveBack();
   queueMicrotask(synced); // after the refresh's push
+  // Again once the Events and revisions (fetched after this sync) are in: at 2,000 services their streams leave more.
+  void view.detailsFilled?.().then(() => stopped() || giveBack());
 }
 
 export function assembleCore(d: CoreDeps): Core {

@@ -36,6 +36,8 @@ export interface ClusterView {
   onForbidden(h: () => void): void;
   /** True once the caches the app started with have all listed, or were refused (403) and count as settled. */
   synced(): boolean;
+  /** After start(): resolves once the detail caches it started (Events, revisions) have filled. */
+  detailsFilled?(): Promise<void>;
   /** Human-readable list of caches that are currently disconnected (empty when all are live). */
   disconnected(): string[];
   /** Watches exactly these scopes from now on: new caches start, caches no longer needed stop. */
@@ -330,7 +332,14 @@ class View implements ClusterView {
     await Promise.all(this.all().filter((c) => !held.has(c)).map((c) => c.start()));
     this.initialSynced = true;
     // Only then: their streams would otherwise compete for the same CPU (the app's and the API server's).
-    for (const [k, c] of details) if (this.detailCaches.get(k) === c) void c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) }));
+    const filling = details.filter(([k, c]) => this.detailCaches.get(k) === c).map(([k, c]) => c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) })));
+    this.filled = Promise.all(filling).then(() => {});
+  }
+
+  private filled: Promise<void> = Promise.resolve();
+
+  detailsFilled(): Promise<void> {
+    return this.filled;
   }
 
   stop(): void {

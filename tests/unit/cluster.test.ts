@@ -96,9 +96,15 @@ describe("detail watches", () => {
     for (let i = 0; i < 100 && scopes.length < 2; i++) await Bun.sleep(5);
     await Bun.sleep(20);
     expect(scopes).toEqual([{ namespace: "shop" }, { namespace: "shop" }]);
+    let filled = false;
+    void view.detailsFilled().then(() => (filled = true));
+    await Bun.sleep(20);
+    expect(filled).toBe(false); // the Events are still out
     releaseEvents();
     for (let i = 0; i < 100 && scopes.length === 2; i++) await Bun.sleep(5);
     expect(scopes).toEqual([{ namespace: "shop" }, { namespace: "shop" }, { namespace: "shop" }]);
+    await Bun.sleep(5);
+    expect(filled).toBe(true);
     view.stop();
   });
 });
