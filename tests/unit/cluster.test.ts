@@ -97,7 +97,7 @@ describe("detail watches", () => {
     await Bun.sleep(20);
     expect(scopes).toEqual([{ namespace: "shop" }, { namespace: "shop" }]);
     let filled = false;
-    void view.detailsFilled().then(() => (filled = true));
+    void view.detailsFilled?.().then(() => (filled = true));
     await Bun.sleep(20);
     expect(filled).toBe(false); // the Events are still out
     releaseEvents();
