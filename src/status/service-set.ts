@@ -57,6 +57,8 @@ class Set_ implements OwnedServiceSet {
   private readonly listeners = new Set<(c: ServiceChange) => void>();
   private snapshot: ConfigFile | undefined;
   private flushing = false;
+  /** The file's top-level defaults (allowedUsers, viewGroups, ...) changed: every service counts as changed. */
+  private defaultsMoved = false;
 
   constructor(
     config: ConfigFile,
@@ -117,11 +119,12 @@ class Set_ implements OwnedServiceSet {
         continue;
       }
       const json = JSON.stringify(now);
-      if (before === json) continue;
+      if (before === json && !this.defaultsMoved) continue;
       (before === undefined ? change.added : change.changed).push(now);
       this.told.set(id, json);
     }
     this.dirty.clear();
+    this.defaultsMoved = false;
     if (!change.added.length && !change.removed.length && !change.changed.length) return;
     this.snapshot = undefined;
     for (const l of this.listeners) l(change);
@@ -129,6 +132,8 @@ class Set_ implements OwnedServiceSet {
 
   replace(config: ConfigFile): void {
     const before = new Set([...this.told.keys()]);
+    // Who may view or restart also follows the defaults an entry does not set itself.
+    this.defaultsMoved ||= defaultsOf(this.config) !== defaultsOf(config);
     this.config = config;
     this.snapshot = undefined;
     this.load(config);
@@ -153,3 +158,6 @@ class Set_ implements OwnedServiceSet {
 export function makeServiceSet(config: ConfigFile, view?: Workloads): OwnedServiceSet {
   return new Set_(config, view);
 }
+
+/** Everything in the file but its entries: the top-level access defaults. */
+const defaultsOf = (c: ConfigFile) => JSON.stringify({ ...c, services: undefined, selectors: undefined });

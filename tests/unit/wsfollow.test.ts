@@ -84,4 +84,20 @@ describe("sockets following the service set", () => {
     expect(ws.fed).toBe(0);
     expect(ws.data.queue).toBeUndefined();
   });
+
+  test("a change of the file's top-level view list alone reaches open sockets: services the viewer may no longer see are removed", async () => {
+    const t = setup({ services: [A, B] });
+    const ws = t.connect("json", 99);
+    expect(ws.data.plan.services.map((s) => s.name)).toEqual(["a", "b"]);
+    t.follow();
+    // No entry changes; only the default: from now on only carol may view what does not say otherwise.
+    t.set.replace({ viewUsers: ["carol"], services: [A, B] } as ConfigFile);
+    await tick();
+    expect(ws.data.plan.services).toEqual([]);
+    expect(ws.data.queue).toEqual([JSON.stringify(wireRemoval(A)), JSON.stringify(wireRemoval(B))]);
+    // And back: both reappear for this viewer.
+    t.set.replace({ services: [A, B] });
+    await tick();
+    expect(ws.data.plan.services.map((s) => s.name)).toEqual(["a", "b"]);
+  });
 });
