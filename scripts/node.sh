@@ -26,6 +26,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${CLUSTER_STATE:-$root/.cluster}
+# The control plane joined: this checkout's, or the one CLUSTER_ENV_FILE describes (as scripts/test.sh).
+cluster_file=${CLUSTER_ENV_FILE:-$state/env}
 d="$state/node"
 envfile="$d/env"
 name=k8s-restart-app-node
@@ -40,9 +42,9 @@ pidof_file() { [ -f "$d/$1.pid" ] && cat "$d/$1.pid"; }
 running() { local p; p=$(pidof_file "$1") && alive "$p"; }
 
 cluster_env() {
-  [ -f "$state/env" ] || die "the control plane is not up (run: make cluster-up)"
+  [ -f "$cluster_file" ] || die "the control plane is not up (no $cluster_file; run: make cluster-up)"
   # shellcheck disable=SC1090
-  source <(grep -E '^[A-Z_]+=' "$state/env")
+  source <(grep -E '^[A-Z_]+=' "$cluster_file")
   kubectl=$KUBECTL
 }
 k() { "$kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
@@ -241,7 +243,7 @@ node_ready() {
 cmd_up() {
   "$root/scripts/deps.sh" --node --image
   cluster_env
-  [ "${TOOLS_BIN:-}" ] || die "$state/env has no TOOLS_BIN"
+  [ "${TOOLS_BIN:-}" ] || die "$cluster_file has no TOOLS_BIN"
   local bin
   bin=$("$root/scripts/cluster-tools.sh") # builds kubelet and pause on first use
   TOOLS_BIN=$bin
@@ -324,7 +326,7 @@ our_mounts() { findmnt -rn -o TARGET | grep -E "^$d/" | sort -r || true; }
 cmd_down() {
   [ -d "$d" ] || { log "no node; nothing to do"; return 0; }
   local kube=false
-  if [ -f "$state/env" ]; then cluster_env; k get --raw /readyz >/dev/null 2>&1 && kube=true; fi
+  if [ -f "$cluster_file" ]; then cluster_env; k get --raw /readyz >/dev/null 2>&1 && kube=true; fi
   # 1. Let the kubelet stop every pod it runs (containers, sandboxes, pod networks), as a drain
   #    would, while it still runs.
   if $kube && running kubelet; then
