@@ -309,8 +309,9 @@ class View implements ClusterView {
     // Caches not started yet have lost nothing: "not synced yet" says it (readiness).
     if (!this.started) return [];
     return this.all()
-      // A cache refused with 403 is not "disconnected": its services are shown as not watchable.
-      .filter((c) => !c.connected && !c.forbidden)
+      // A cache refused with 403 is not "disconnected": its services are shown as not watchable. Nor is
+      // one still on its first request (the detail caches start once the rest has synced).
+      .filter((c) => !c.connected && !c.forbidden && (c.synced || c.lastError !== ""))
       .map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`);
   }
 

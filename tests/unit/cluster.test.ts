@@ -92,6 +92,8 @@ describe("detail watches", () => {
     view.onChange((s) => scopes.push(s));
     await view.start(); // while the Events watch has sent nothing
     expect(view.synced()).toBe(true);
+    // Still on its first request: not a disconnected watch (/readyz stays "ok", no Stale banner).
+    expect(view.disconnected()).toEqual([]);
     // ReplicaSets and ControllerRevisions start after it and tell their namespace; Events only once released.
     for (let i = 0; i < 100 && scopes.length < 2; i++) await Bun.sleep(5);
     await Bun.sleep(20);
