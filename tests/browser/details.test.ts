@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type AppProcess, kubectl, ROOT, startApp, waitRollout } from "../support/harness.ts";
+import { applyObjects, type AppProcess, kubectl, ROOT, startApp, waitRollout } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "ui-details";
 const LOCK_NS = "k8s-restart-app-ui-details";
@@ -14,25 +15,9 @@ const SERVICES = [
   { kind: "StatefulSet", name: "payments-reconciliation-worker-europe-west-primary-shard-0001", namespace: "longnames" },
 ];
 
-const deployment = (name: string, replicas: number) => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${NS}}
-spec:
-  replicas: ${replicas}
-  progressDeadlineSeconds: 15
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      affinity:
-        nodeAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              preference: {matchExpressions: [{key: type, operator: In, values: [kwok]}]}
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      terminationGracePeriodSeconds: 2
-      containers: [{name: ${name}, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
-`;
+/** Two kwok-pinned replicas that fail fast (15 s progress deadline) once their pods cannot be placed. */
+const deployment = (name: string, replicas: number) =>
+  kwokDeployment(NS, name, { spec: { replicas, progressDeadlineSeconds: 15 }, pod: { terminationGracePeriodSeconds: 2 } });
 
 let browser: Browser;
 let app: AppProcess;
@@ -43,7 +28,7 @@ beforeAll(async () => {
   await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true"]);
   await kubectl(["create", "namespace", NS]);
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
-  await kubectl(["apply", "-f", "-"], { input: `${deployment("site", 2)}---\n${deployment("stuck", 2)}` });
+  await applyObjects([deployment("site", 2), deployment("stuck", 2)]);
   await waitRollout("Deployment", NS, "site");
   await waitRollout("Deployment", NS, "stuck");
   app = await startApp({ services: SERVICES, env: { LOCK_NAMESPACE: LOCK_NS, RATE_LIMIT_PER_MINUTE: "0", CLUSTER_NAME: "staging-eu" } });

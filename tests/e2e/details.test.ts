@@ -1,31 +1,14 @@
 // e2e against the real control plane: a service's details (pods, Events, history) and the one-line why, including the scheduler's reason for a stuck rollout.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type AppProcess, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { applyObjects, type AppProcess, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "details-e2e";
 const LOCK_NS = "k8s-restart-app-details";
 const ALICE = { "X-Forwarded-User": "alice" };
 
 /** A Deployment whose pods kwok runs (the sample workloads' pinning), failing fast when stuck. */
-const SITE = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: site, namespace: ${NS}}
-spec:
-  replicas: 2
-  progressDeadlineSeconds: 20
-  selector: {matchLabels: {app: site}}
-  template:
-    metadata: {labels: {app: site}}
-    spec:
-      affinity:
-        nodeAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              preference: {matchExpressions: [{key: type, operator: In, values: [kwok]}]}
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      terminationGracePeriodSeconds: 2
-      containers: [{name: site, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
-`;
+const SITE = kwokDeployment(NS, "site", { spec: { replicas: 2, progressDeadlineSeconds: 20 }, pod: { terminationGracePeriodSeconds: 2 } });
 
 /** A StatefulSet and a DaemonSet of the same pinning: their revisions are ControllerRevisions. */
 const OTHERS = ["StatefulSet", "DaemonSet"]
@@ -52,7 +35,8 @@ beforeAll(async () => {
   await kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true"]);
   await kubectl(["create", "namespace", NS]);
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
-  await kubectl(["apply", "-f", "-"], { input: `${SITE}---\n${OTHERS}` });
+  await applyObjects([SITE]);
+  await kubectl(["apply", "-f", "-"], { input: OTHERS });
   await waitRollout("Deployment", NS, "site");
   await waitRollout("StatefulSet", NS, "statefulset-x");
   await waitRollout("DaemonSet", NS, "daemonset-x");

@@ -1,8 +1,8 @@
 // e2e (issue 14): listen first — the app answers (page, list, /healthz) while the API server has not answered anything yet; /readyz and restarts wait for the self-check and the first sync.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { kubectl, openStatus, restartedAt, startApp, waitFor } from "../support/harness.ts";
+import { applyObjects, kubectl, openStatus, restartedAt, startApp, waitFor } from "../support/harness.ts";
 import { kubeconfigVia, relay } from "../support/relay.ts";
-import { applyDocs, deploymentDoc, freshNamespace } from "./scale-support.ts";
+import { deploymentDoc, freshNamespace } from "./scale-support.ts";
 
 const NS = "k8s-restart-app-listen-first";
 const service = { kind: "Deployment", namespace: NS, name: "web" };
@@ -11,7 +11,7 @@ const checkOutcome = (msg: string) => msg === "permission self-check done" || ms
 
 beforeAll(async () => {
   await freshNamespace(NS);
-  await applyDocs([deploymentDoc(NS, "web")]);
+  await applyObjects([deploymentDoc(NS, "web")]);
   await kubectl(["-n", NS, "rollout", "status", "deployment/web", "--timeout=60s"]);
 }, 120_000);
 

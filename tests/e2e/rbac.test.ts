@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CLUSTER_ROLE_RULES } from "../../src/rbac.ts";
 import { auditEvents, auditFlushed } from "../support/audit.ts";
-import { type AppProcess, ROOT, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
+import { applyObjects, type AppProcess, ROOT, cluster, getJson, kubectl, openStatus, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
 import { readMetrics } from "../support/metrics.ts";
 import { kwokPodTemplate } from "../support/workloads.ts";
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
     workload("Deployment", NS_A, "rb-other"),
     workload("Deployment", NS_B, "rb-worker"),
   ];
-  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+  await applyObjects(items);
   for (const w of items) await waitRollout(w.kind, w.metadata.namespace, w.metadata.name);
 }, 180_000);
 
@@ -95,7 +95,7 @@ describe("self-check: a ServiceAccount that may watch but not patch", () => {
       role(APP_NS, "nopatch-locks", [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update"] }]),
       binding(APP_NS, "nopatch-locks"),
     ];
-    await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+    await applyObjects(items);
     // rb-worker lives in a namespace the SA may not even read: it must not hold up the rest.
     app = await startApp({ kubeconfig: await saKubeconfig("nopatch"), services: [web, worker], env: { LOCK_NAMESPACE: APP_NS, RATE_LIMIT_PER_MINUTE: "0" } });
   }, 60_000);

@@ -1,8 +1,8 @@
 // e2e: two app instances behind a round-robin TCP balancer share one cluster — locks taken through one hold on the other, status is live on both, and a killed instance's lock is released by the survivor.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Balancer, startBalancer } from "../support/balancer.ts";
-import { type AppProcess, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
-import { applyDocs, deploymentDoc, freshNamespace } from "./scale-support.ts";
+import { applyObjects, type AppProcess, getJson, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { deploymentDoc, freshNamespace } from "./scale-support.ts";
 
 const NS = "k8s-restart-app-replicas";
 const LOCK_NS = "k8s-restart-app-e2e";
@@ -29,7 +29,7 @@ beforeAll(async () => {
   // reads the Lease and kills its holder (on kwok a plain rollout settles in a few hundred ms).
   const web = deploymentDoc(NS, "rr-web", {}, 2);
   (web.spec as Record<string, unknown>).minReadySeconds = 4;
-  await applyDocs([web]);
+  await applyObjects([web]);
   await waitRollout("Deployment", NS, "rr-web");
   const env = { RATE_LIMIT_PER_MINUTE: "0", LOCK_NAMESPACE: LOCK_NS };
   [a, b] = await Promise.all([startApp({ services, env }), startApp({ services, env })]);

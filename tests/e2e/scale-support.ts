@@ -10,10 +10,6 @@ export function deploymentDoc(namespace: string, name: string, labels: Record<st
   return { ...d, metadata: { ...d.metadata, labels: { ...d.metadata.labels, ...labels } } };
 }
 
-export async function applyDocs(items: unknown[]): Promise<void> {
-  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-}
-
 export async function freshNamespace(ns: string): Promise<void> {
   await kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=true"]);
   await kubectl(["create", "namespace", ns]);

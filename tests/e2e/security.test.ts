@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { auditEvents, auditFlushed } from "../support/audit.ts";
-import { type AppProcess, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
+import { applyObjects, type AppProcess, getJson, kubectl, openStatus, restartedAt, startApp, tempDir, waitFor, waitRollout, writeFile } from "../support/harness.ts";
 import { kwokDeployment } from "../support/workloads.ts";
 
 const NS = "k8s-restart-app-sec";
@@ -76,7 +76,7 @@ async function auditLine(app: AppProcess, requestId: string): Promise<Record<str
 beforeAll(async () => {
   await kubectl(["create", "namespace", NS], { allowFail: true });
   await kubectl(["-n", NS, "delete", "lease", "--all", "--wait=true"]);
-  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: NAMES.map((n) => kwokDeployment(NS, n)) }) });
+  await applyObjects(NAMES.map((n) => kwokDeployment(NS, n)));
   for (const n of NAMES) await waitRollout("Deployment", NS, n);
 }, 180_000);
 

@@ -1,7 +1,7 @@
 // e2e: selector entries — workloads join and leave the list, both websocket streams and the page as their labels change; a namespace "*" entry watches every namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type AppProcess, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
-import { applyDocs, deploymentDoc, freshNamespace } from "./scale-support.ts";
+import { applyObjects, type AppProcess, kubectl, openStatus, startApp, waitFor, waitRollout } from "../support/harness.ts";
+import { deploymentDoc, freshNamespace } from "./scale-support.ts";
 
 const NS = "k8s-restart-app-sel";
 const NS2 = "k8s-restart-app-sel-2";
@@ -16,7 +16,7 @@ beforeAll(async () => {
   await kubectl(["create", "namespace", "k8s-restart-app-e2e"], { allowFail: true });
   await freshNamespace(NS);
   await freshNamespace(NS2);
-  await applyDocs([
+  await applyObjects([
     deploymentDoc(NS, "sel-a", { tier: "web" }),
     deploymentDoc(NS, "sel-b", { tier: "db" }),
     deploymentDoc(NS, "sel-c", { tier: "web", team: "data" }),

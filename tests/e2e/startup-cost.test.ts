@@ -1,7 +1,7 @@
 // e2e: start-up costs API requests by namespace, not by service — counted from the API server's audit log.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { kubectl, startApp } from "../support/harness.ts";
-import { appRequests, applyDocs, auditFlushed, deploymentDoc, freshNamespace } from "./scale-support.ts";
+import { applyObjects, kubectl, startApp } from "../support/harness.ts";
+import { appRequests, auditFlushed, deploymentDoc, freshNamespace } from "./scale-support.ts";
 
 const NS = ["k8s-restart-app-cost-a", "k8s-restart-app-cost-b"];
 const LOCK_NS = "k8s-restart-app-e2e";
@@ -12,7 +12,7 @@ beforeAll(async () => {
   await kubectl(["create", "namespace", LOCK_NS], { allowFail: true });
   for (const ns of NS) await freshNamespace(ns);
   // No replicas: the request count does not depend on pods, and the shared machine is spared.
-  await applyDocs(services.map((s) => deploymentDoc(s.namespace, s.name, {}, 0)));
+  await applyObjects(services.map((s) => deploymentDoc(s.namespace, s.name, {}, 0)));
 }, 120_000);
 
 afterAll(async () => {

@@ -31,6 +31,11 @@ export async function getJson<T = any>(args: string[]): Promise<T> {
   return JSON.parse(await kubectl([...args, "-o", "json"])) as T;
 }
 
+/** `kubectl apply` of these objects as one List. */
+export async function applyObjects(items: unknown[]): Promise<void> {
+  await kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+}
+
 export function tempDir(prefix = "k8s-restart-app-e2e-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import type { KubeClient, KubeRequest } from "../../src/kube/client.ts";
 import { type ChangeScope, eventScope, watchCluster } from "../../src/kube/cluster.ts";
 import { detailsBanner } from "../../src/http/render.ts";
+import { initialEventLines } from "../support/initial-events.ts";
 
 /** Lists and streaming lists answer from a table by path; watches then stay open (and quiet) until aborted. */
 function fakeClient(items: Record<string, unknown[]>) {
@@ -14,11 +15,10 @@ function fakeClient(items: Record<string, unknown[]>) {
       return { metadata: { resourceVersion: "1" }, items: items[req.path] ?? [] } as T;
     },
     async stream(req: KubeRequest): Promise<Response> {
-      const initial = req.query?.sendInitialEvents ? (listed.push(req.path), items[req.path] ?? []) : [];
-      const lines = [...initial.map((object) => ({ type: "ADDED", object })), { type: "BOOKMARK", object: { metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } } } }];
+      if (req.query?.sendInitialEvents) listed.push(req.path);
       const body = new ReadableStream({
         start: (c) => {
-          if (req.query?.sendInitialEvents) c.enqueue(new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join("")));
+          if (req.query?.sendInitialEvents) c.enqueue(new TextEncoder().encode(initialEventLines(items[req.path] ?? [])));
           req.signal?.addEventListener("abort", () => c.close());
         },
       });

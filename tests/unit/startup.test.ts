@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { initialEventLines } from "../support/initial-events.ts";
 import { parseEnv } from "../../src/config/env.ts";
 import { parseConfigText } from "../../src/config/file.ts";
 import type { AccessReport } from "../../src/kube/access.ts";
@@ -51,10 +52,9 @@ function fakeApi(rules: (ns: string) => ResourceRule[]) {
       // A streaming list (sendInitialEvents) reads as a list of the path here, then stays open as its watch.
       if (req.query?.sendInitialEvents) paths.push(req.path);
       paths.push(`watch ${req.path}`);
-      const initial = req.query?.sendInitialEvents ? [...itemsAt(req.path).map((object) => ({ type: "ADDED", object })), { type: "BOOKMARK", object: { metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } } } }] : [];
       const body = new ReadableStream({
         start: (c) => {
-          if (initial.length) c.enqueue(new TextEncoder().encode(initial.map((l) => `${JSON.stringify(l)}\n`).join("")));
+          if (req.query?.sendInitialEvents) c.enqueue(new TextEncoder().encode(initialEventLines(itemsAt(req.path))));
           req.signal?.addEventListener("abort", () => c.close());
         },
       });

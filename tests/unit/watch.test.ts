@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { KubeError, type KubeClient, type KubeRequest } from "../../src/kube/client.ts";
 import type { ObjectList, WatchEvent } from "../../src/kube/types.ts";
 import { type ChangeType, IDLE_LIMIT_MS, WatchCache } from "../../src/kube/watch.ts";
+import { endOfInitialEvents } from "../support/initial-events.ts";
 
 interface Obj {
   metadata: { name: string; namespace: string; resourceVersion: string };
@@ -309,8 +310,6 @@ describe("WatchCache with list + watch (servers without streaming lists)", () =>
   });
 });
 
-const endOfInitial = (rv: string): WatchEvent<unknown> => ({ type: "BOOKMARK", object: { metadata: { resourceVersion: rv, annotations: { "k8s.io/initial-events-end": "true" } } } });
-
 describe("WatchCache with a streaming list (one request fills and follows)", () => {
   test("the state arrives as initial events; the cache is synced only at the closing bookmark; no list is sent", async () => {
     const { kube, cache, events, conn } = setup([], { initialEvents: true });
@@ -327,7 +326,7 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     expect(cache.synced).toBe(false);
     expect(names(cache)).toEqual([]);
     expect(events).toEqual([]);
-    s.send(endOfInitial("100"));
+    s.send(endOfInitialEvents("100"));
     await starting;
     expect(names(cache)).toEqual(["a", "b"]);
     expect(events).toEqual([["add", "a", "90"], ["add", "b", "95"]]);
@@ -345,7 +344,7 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     const starting = cache.start();
     await until("watch", () => kube.streams.length === 1);
     kube.streams[0]!.send({ type: "ADDED", object: obj("a", "90") });
-    kube.streams[0]!.send(endOfInitial("100"));
+    kube.streams[0]!.send(endOfInitialEvents("100"));
     await starting;
     kube.streams[0]!.send({ type: "BOOKMARK", object: { metadata: { resourceVersion: "120" } } });
     kube.streams[0]!.end();
@@ -360,7 +359,7 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     await until("watch", () => kube.streams.length === 1);
     kube.streams[0]!.send({ type: "ADDED", object: obj("a", "90") });
     kube.streams[0]!.send({ type: "ADDED", object: obj("b", "95") });
-    kube.streams[0]!.send(endOfInitial("100"));
+    kube.streams[0]!.send(endOfInitialEvents("100"));
     await starting;
     kube.streams[0]!.send({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" } });
     await until("second watch", () => kube.streams.length === 2);
@@ -369,7 +368,7 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     s.send({ type: "ADDED", object: obj("a", "250") });
     s.send({ type: "ADDED", object: obj("c", "260") });
     expect(names(cache)).toEqual(["a", "b"]); // nothing adopted before the bookmark
-    s.send(endOfInitial("300"));
+    s.send(endOfInitialEvents("300"));
     await until("adopted", () => events.length === 5);
     expect(events.slice(2)).toEqual([["delete", "b", "95"], ["update", "a", "250"], ["add", "c", "260"]]);
     expect(conn).toEqual([true]);
@@ -386,7 +385,7 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     expect(attempts).toEqual([0]);
     expect(kube.streams[1]!.req.query?.sendInitialEvents).toBe(true);
     kube.streams[1]!.send({ type: "ADDED", object: obj("a", "5") });
-    kube.streams[1]!.send(endOfInitial("6"));
+    kube.streams[1]!.send(endOfInitialEvents("6"));
     await starting;
     expect(names(cache)).toEqual(["a"]);
     expect(events).toEqual([["add", "a", "5"]]);
