@@ -184,8 +184,13 @@ class View implements ClusterView {
     c.onConnection((up) => (this.noteRecovery(c as unknown as WatchCache<never>, up), this.connHandlers.forEach((h) => h())));
   }
 
+  /** What status, restarts and readiness need: workloads, pods, Leases. */
+  private core(): WatchCache<never>[] {
+    return [...this.workloadCaches.values(), ...this.podCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
+  }
+
   private all(): WatchCache<never>[] {
-    return [...this.workloadCaches.values(), ...this.podCaches.values(), ...this.detailCaches.values(), ...(this.leases ? [this.leases] : [])] as never;
+    return [...this.core(), ...(this.detailCaches.values() as Iterable<WatchCache<never>>)];
   }
 
   private newCache<T extends KubeObject>(path: string, namespace: string, onEvent: (t: T, prev?: T) => void, keep?: (o: T) => T): WatchCache<T> {
@@ -306,12 +311,8 @@ class View implements ClusterView {
   }
 
   disconnected(): string[] {
-    // Caches not started yet have lost nothing: "not synced yet" says it (readiness).
-    if (!this.started) return [];
     return this.all()
-      // A cache refused with 403 is not "disconnected": its services are shown as not watchable. Nor is
-      // one still on its first request (the detail caches start once the rest has synced).
-      .filter((c) => !c.connected && !c.forbidden && (c.synced || c.lastError !== ""))
+      .filter((c) => c.lost)
       .map((c) => `${c.opts.path}${c.lastError ? ` (${c.lastError})` : ""}`);
   }
 
@@ -329,8 +330,7 @@ class View implements ClusterView {
     if (localLocks && localLocks !== this.locks) this.useLocalLocks(localLocks);
     this.started = true; // caches added from now on start as they are added (newCache)
     const details = [...this.detailCaches];
-    const held = new Set<WatchCache<never>>(details.map(([, c]) => c) as never);
-    await Promise.all(this.all().filter((c) => !held.has(c)).map((c) => c.start()));
+    await Promise.all(this.core().map((c) => c.start()));
     this.initialSynced = true;
     // Only then: their streams would otherwise compete for the same CPU (the app's and the API server's).
     const filling = details.filter(([k, c]) => this.detailCaches.get(k) === c).map(([k, c]) => c.start().then(() => this.notify({ namespace: k.slice(k.indexOf("/") + 1) })));

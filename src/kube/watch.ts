@@ -84,6 +84,14 @@ export class WatchCache<T extends KubeObject> {
   forbidden = false;
   private forbiddenHandlers: (() => void)[] = [];
 
+  /**
+   * The connection is gone: not merely not there yet (not started, or on its first request — "not
+   * synced yet" says that), and not refused with 403 (its services show as not watchable).
+   */
+  get lost(): boolean {
+    return !this.connected && !this.forbidden && (this.synced || this.lastError !== "");
+  }
+
   constructor(
     private client: KubeClient,
     readonly opts: WatchCacheOptions<T>,

@@ -423,6 +423,24 @@ describe("WatchCache with a streaming list (one request fills and follows)", () 
     expect(kube.streams[1]!.req.query?.sendInitialEvents).toBeUndefined();
   });
 
+  test("lost: not before start, not on the first request, yes once a connection failed, not when refused with 403", async () => {
+    const { kube, cache } = setup([], { initialEvents: true, backoff: () => 30 });
+    expect(cache.lost).toBe(false);
+    kube.streamStatus = [{ status: 500, body: { kind: "Status", code: 500, reason: "InternalError", message: "boom" } }];
+    const starting = cache.start();
+    await until("first failure", () => cache.lastError !== "");
+    expect(cache.lost).toBe(true);
+    await until("second watch", () => kube.streams.length === 1);
+    expect(cache.lost).toBe(false); // connected again, still streaming its initial events
+    kube.streams[0]!.send(endOfInitialEvents("1"));
+    await starting;
+    expect(cache.lost).toBe(false);
+    const refused = setup([], { initialEvents: true, backoff: () => 50 });
+    refused.kube.streamStatus = [{ status: 403, body: { kind: "Status", code: 403, reason: "Forbidden", message: "no" } }];
+    await refused.cache.start();
+    expect(refused.cache.lost).toBe(false);
+  });
+
   test("a 403 to the streaming watch counts as settled and forbidden, as for a list", async () => {
     const { kube, cache } = setup([], { initialEvents: true, backoff: () => 50 });
     kube.streamStatus = [{ status: 403, body: { kind: "Status", code: 403, reason: "Forbidden", message: "configmaps is forbidden" } }];
